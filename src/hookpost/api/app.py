@@ -1,0 +1,53 @@
+"""The FastAPI application: routes, the error table and the middleware stack, assembled.
+
+`build_api` takes ready services, so tests and the runtime build it the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from hookpost import __version__
+from hookpost.api import errors
+from hookpost.api.fast_publish import FastPublish
+from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, PathMiddleware
+from hookpost.api.routes import (
+    applications,
+    attempts,
+    endpoints,
+    event_types,
+    health,
+    messages,
+    unsupported,
+)
+from hookpost.service.container import Services
+
+# Room for the JSON around a payload of the maximum size.
+ENVELOPE_BYTES = 64 * 1024
+
+
+def build_api(services: Services, *, max_payload_bytes: int, idempotency_ttl: float) -> FastAPI:
+    api = FastAPI(
+        title="hookpost",
+        version=__version__,
+        description="Self-hosted webhook delivery, wire-compatible with the core of the Svix API.",
+        redirect_slashes=False,
+    )
+    api.state.services = services
+    errors.install(api)
+    for module in (health, applications, event_types, endpoints, messages, attempts):
+        api.include_router(module.router)
+    # Last: a full match there still beats a method-only match on a path-parameter route,
+    # and the routes in real use are found without scanning these.
+    api.include_router(unsupported.router)
+    api.add_middleware(FastPublish, services=services)
+    api.add_middleware(
+        IdempotencyMiddleware,
+        access=services.access,
+        keep_for=timedelta(seconds=idempotency_ttl),
+    )
+    api.add_middleware(BodyLimitMiddleware, max_bytes=max_payload_bytes + ENVELOPE_BYTES)
+    api.add_middleware(PathMiddleware)
+    return api

@@ -1,0 +1,128 @@
+"""A fast path for the hottest route, publishing (`POST /api/v1/app/{app}/msg`).
+
+Well-formed, authorised publishes skip FastAPI's routing and dependency machinery; anything
+unusual (bad token, not JSON, invalid fields) falls through to the regular route, so every
+error still comes from one place with one shape.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl
+
+import pydantic
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hookpost import codec
+from hookpost.api.errors import error_body, status_of, validation_body
+from hookpost.api.wire import outputs
+from hookpost.api.wire.inputs import MessageIn
+from hookpost.core.errors import HookpostError, InvalidInput
+from hookpost.service.container import Services
+
+_PUBLISH = re.compile(r"^/api/v1/app/([^/]+)/msg$")
+_JSON_TYPES = (b"application/json",)
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+
+
+class FastPublish:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _PUBLISH.match(scope["path"]) if scope["type"] == "http" else None
+        if match is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = await _read(receive)
+        request = self._understood(scope, body)
+        if request is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        org_id = await self._organization(scope)
+        if org_id is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        message_in, with_content = request
+        key = scope.get("state", {}).get("idempotency_key")
+        try:
+            published = await self.services.messages.publish(
+                org_id, match.group(1), message_in.publication(), idempotency_key=key
+            )
+        except HookpostError as exc:
+            status = status_of(exc)
+            problem = (
+                validation_body(exc.problems)
+                if isinstance(exc, InvalidInput)
+                else error_body(exc.code, exc.detail)
+            )
+            retry = [(b"retry-after", b"1")] if status == 503 else []
+            await _respond(send, status, codec.dumps(problem), retry)
+            return
+        rendered = outputs.message(published.message, with_content=with_content)
+        await _respond(send, 202, codec.dumps(rendered))
+
+    def _understood(self, scope: Scope, body: bytes) -> tuple[MessageIn, bool] | None:
+        """The validated request, or None to let the regular route explain what is wrong."""
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        if not content_type.split(b";")[0].strip().lower().endswith(_JSON_TYPES):
+            return None
+        with_content = True
+        for name, value in parse_qsl(scope["query_string"].decode("latin-1")):
+            if name == "with_content":
+                if value.lower() not in _BOOLEANS:
+                    return None
+                with_content = _BOOLEANS[value.lower()]
+        try:
+            return MessageIn.model_validate(codec.loads(body)), with_content
+        except (codec.JsonError, pydantic.ValidationError):
+            return None
+
+    async def _organization(self, scope: Scope) -> str | None:
+        authorization = dict(scope["headers"]).get(b"authorization")
+        try:
+            return await self.services.access.authenticate(
+                None if authorization is None else authorization.decode("latin-1")
+            )
+        except HookpostError:
+            return None
+
+
+async def _read(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _respond(
+    send: Send, status: int, payload: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(extra or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,215 @@
+"""ASGI middleware in front of the routes: path normalising, body limits, idempotency keys.
+
+Idempotency follows Svix: a POST with an `idempotency-key` is answered once; repeats within
+the retention time get the first 2xx answer back, and a key whose request failed is freed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hookpost.api.errors import error_body, validation_body
+from hookpost.core.errors import FieldProblem, Unavailable
+from hookpost.core.models import IdempotentAnswer
+from hookpost.service.access import AccessService
+
+BODY_READ_TIMEOUT = 30.0
+MAX_IDEMPOTENCY_KEY = 256
+IDEMPOTENCY_LOCK = timedelta(seconds=30)
+IDEMPOTENCY_WAIT = 10.0  # under the SDK's 15 s request timeout
+# Message creation records its key inside the publishing transaction (crash-safe), so the
+# generic cache is skipped for it.
+_MESSAGE_CREATE = re.compile(r"^/api/v1/app/[^/]+/msg$")
+
+
+async def _send_json(
+    send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]]
+) -> None:
+    payload = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class PathMiddleware:
+    """Accept an optional trailing slash without redirecting (the SDKs cannot follow 3xx)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                scope = {**scope, "path": path.rstrip("/") or "/"}
+                scope["raw_path"] = scope["path"].encode()
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """Read bodies whole, up to a limit, before routing: 413 above it, 408 when too slow."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "DELETE", "OPTIONS"}:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._too_large(send)
+            return
+        try:
+            async with asyncio.timeout(BODY_READ_TIMEOUT):
+                body = await self._read(receive)
+        except TimeoutError:
+            await _send_json(
+                send, 408, error_body("request_timeout", "The body arrived too slowly"), []
+            )
+            return
+        if body is None:
+            await self._too_large(send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _too_large(self, send: Send) -> None:
+        detail = f"Request payload is too large (limit {self.max_bytes} bytes)."
+        await _send_json(send, 413, error_body("payload_too_large", detail), [])
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, access: AccessService, keep_for: timedelta) -> None:
+        self.app = app
+        self.access = access
+        self.keep_for = keep_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        raw_key, authorization = headers.get(b"idempotency-key"), headers.get(b"authorization")
+        if not raw_key or authorization is None:
+            await self.app(scope, receive, send)
+            return
+        if len(raw_key) > MAX_IDEMPOTENCY_KEY or not raw_key.isascii():
+            problem = FieldProblem(
+                ("header", "idempotency-key"),
+                f"must be at most {MAX_IDEMPOTENCY_KEY} ASCII characters",
+            )
+            await _send_json(send, 422, validation_body([problem]), [])
+            return
+        key_hash = hashlib.sha256(
+            b"\0".join([authorization, raw_key, scope["raw_path"], scope["query_string"]])
+        ).hexdigest()
+        scope.setdefault("state", {})["idempotency_key"] = key_hash
+        if _MESSAGE_CREATE.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        try:
+            answer = await self._claim(key_hash)
+        except Unavailable as exc:
+            body = error_body(exc.code, exc.detail)
+            await _send_json(send, 503, body, [(b"retry-after", b"1")])
+            return
+        if answer is not None:
+            await self._replay(send, answer)
+            return
+        await self._run_and_keep(scope, receive, send, key_hash)
+
+    async def _claim(self, key_hash: str) -> IdempotentAnswer | None:
+        """None when this request owns the key; otherwise the earlier request's answer."""
+        waited, pause = 0.0, 0.02
+        while True:
+            answer = await self.access.claim_idempotency_key(
+                key_hash, lock_for=IDEMPOTENCY_LOCK, keep_for=self.keep_for
+            )
+            if answer is None or not answer.running or waited >= IDEMPOTENCY_WAIT:
+                return answer
+            await asyncio.sleep(pause)  # a concurrent duplicate: wait for its answer
+            waited += pause
+            pause = min(pause * 2, 0.2)
+
+    async def _replay(self, send: Send, answer: IdempotentAnswer) -> None:
+        if answer.running:
+            detail = "A request with this idempotency key is still being processed; retry later"
+            await _send_json(send, 409, error_body("idempotency_conflict", detail), [])
+            return
+        body = answer.body or b""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status_code or 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"idempotent-replayed", b"true"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _run_and_keep(
+        self, scope: Scope, receive: Receive, send: Send, key_hash: str
+    ) -> None:
+        status = 500
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if 200 <= status < 300:
+                await self.access.finish_idempotency_key(key_hash, status, b"".join(chunks))
+            else:
+                await self.access.release_idempotency_key(key_hash)

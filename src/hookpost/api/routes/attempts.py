@@ -1,0 +1,157 @@
+"""Routes for the delivery history: attempts by endpoint or by message, and messages by endpoint.
+
+Lists are newest first and take the Svix filters (status, status code class, channel, ...).
+"""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from hookpost.api.deps import OrgId, Svc, as_utc, check_filters, event_types_param, page_args
+from hookpost.api.http import HookpostRoute, json_response
+from hookpost.api.wire import outputs
+from hookpost.core import ids
+from hookpost.core.errors import InvalidInput
+from hookpost.core.fields import AttemptQuery
+
+router = APIRouter(
+    prefix="/api/v1/app/{app_id}", tags=["Message Attempt"], route_class=HookpostRoute
+)
+
+Status = Annotated[int | None, Query(ge=0, le=4)]
+CodeClass = Annotated[int | None, Query()]
+
+
+def _query(
+    request: Request,
+    prefix: str,
+    *,
+    limit: int,
+    iterator: str | None,
+    status: int | None,
+    status_code_class: int | None = None,
+    channel: str | None = None,
+    tag: str | None = None,
+    before: datetime | None = None,
+    after: datetime | None = None,
+    endpoint_id: str | None = None,
+) -> AttemptQuery:
+    if status_code_class is not None and status_code_class not in {0, 100, 200, 300, 400, 500}:
+        raise InvalidInput.at(
+            ("query", "status_code_class"), "must be one of 0, 100, 200, 300, 400 or 500"
+        )
+    check_filters(channel, tag)
+    return AttemptQuery(
+        **page_args(limit, iterator, prefix),
+        status=status,
+        status_code_class=status_code_class,
+        channel=channel,
+        tag=tag,
+        before=as_utc(before),
+        after=as_utc(after),
+        event_types=event_types_param(request),
+        endpoint_id=endpoint_id,
+    )
+
+
+@router.get("/attempt/endpoint/{endpoint_id}")
+async def list_attempts_by_endpoint(
+    app_id: str,
+    endpoint_id: str,
+    request: Request,
+    org: OrgId,
+    svc: Svc,
+    limit: int = 50,
+    iterator: str | None = None,
+    status: Status = None,
+    status_code_class: CodeClass = None,
+    channel: str | None = None,
+    tag: str | None = None,
+    before: datetime | None = None,
+    after: datetime | None = None,
+    with_content: bool = True,
+) -> Response:
+    query = _query(
+        request,
+        ids.ATTEMPT,
+        limit=limit,
+        iterator=iterator,
+        status=status,
+        status_code_class=status_code_class,
+        channel=channel,
+        tag=tag,
+        before=before,
+        after=after,
+    )
+    result = await svc.history.attempts_by_endpoint(org, app_id, endpoint_id, query)
+    items = [outputs.attempt(a, with_content=with_content) for a in result.items]
+    return json_response(outputs.page(items, result, "id"))
+
+
+@router.get("/attempt/msg/{msg_id}")
+async def list_attempts_by_message(
+    app_id: str,
+    msg_id: str,
+    request: Request,
+    org: OrgId,
+    svc: Svc,
+    limit: int = 50,
+    iterator: str | None = None,
+    status: Status = None,
+    status_code_class: CodeClass = None,
+    channel: str | None = None,
+    tag: str | None = None,
+    endpoint_id: str | None = None,
+    before: datetime | None = None,
+    after: datetime | None = None,
+    with_content: bool = True,
+) -> Response:
+    query = _query(
+        request,
+        ids.ATTEMPT,
+        limit=limit,
+        iterator=iterator,
+        status=status,
+        status_code_class=status_code_class,
+        channel=channel,
+        tag=tag,
+        before=before,
+        after=after,
+        endpoint_id=endpoint_id,
+    )
+    result = await svc.history.attempts_by_message(org, app_id, msg_id, query)
+    items = [outputs.attempt(a, with_content=with_content) for a in result.items]
+    return json_response(outputs.page(items, result, "id"))
+
+
+@router.get("/endpoint/{endpoint_id}/msg")
+async def list_attempted_messages(
+    app_id: str,
+    endpoint_id: str,
+    request: Request,
+    org: OrgId,
+    svc: Svc,
+    limit: int = 50,
+    iterator: str | None = None,
+    status: Status = None,
+    channel: str | None = None,
+    tag: str | None = None,
+    before: datetime | None = None,
+    after: datetime | None = None,
+    with_content: bool = True,
+) -> Response:
+    query = _query(
+        request,
+        ids.MESSAGE,
+        limit=limit,
+        iterator=iterator,
+        status=status,
+        channel=channel,
+        tag=tag,
+        before=before,
+        after=after,
+    )
+    result = await svc.history.endpoint_messages(org, app_id, endpoint_id, query)
+    items = [outputs.endpoint_message(m, d, with_content=with_content) for m, d in result.items]
+    return json_response(outputs.page(items, result, "id"))

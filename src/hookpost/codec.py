@@ -1,0 +1,65 @@
+"""JSON in and out: strict parsing of request bodies and the compact bytes we store and sign.
+
+orjson is fast but turns integers beyond 64 bits into floats; payloads are the customer's data,
+so such documents are re-read and re-written with the standard library to keep them exact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import orjson
+
+_BIG_NUMBER = re.compile(rb"\d{19,}")
+
+
+class JsonError(ValueError):
+    """The bytes are not a JSON document hookpost accepts; the message says why."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise JsonError(f"{name} is not valid JSON")
+
+
+def loads(data: bytes) -> Any:
+    """Parse a request body: UTF-8 only, no NaN/Infinity, bounded depth, exact big integers."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if _BIG_NUMBER.search(data) is None:
+            raise JsonError(str(exc)) from None
+        # orjson reads integers of hundreds of digits as doubles and calls them infinite;
+        # they are valid JSON, which the standard library reads exactly.
+        return _exact(data)
+    if _BIG_NUMBER.search(data) is None:
+        return value
+    return _exact(data)  # orjson turned integers beyond 64 bits into floats
+
+
+def _exact(data: bytes) -> Any:
+    try:
+        return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise JsonError("the document is nested too deeply") from None
+    except ValueError as exc:  # includes Python's limit on integer digits
+        raise JsonError(str(exc)) from None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise JsonError(f"number {text[:20]}... is too large to represent")
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON; the bytes a webhook carries are exactly these."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        # orjson refuses integers beyond 64 bits; the standard library writes them exactly.
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return text.encode()

@@ -1,0 +1,245 @@
+"""The domain objects: frozen values that the store returns and the edges render.
+
+Times are aware UTC datetimes; JSON-ish fields are plain dicts and tuples.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+
+class MessageStatus(enum.IntEnum):
+    """Svix's MessageStatus, as seen on attempts and per-endpoint views."""
+
+    SUCCESS = 0
+    PENDING = 1
+    FAIL = 2
+    SENDING = 3
+
+    @property
+    def text(self) -> str:
+        return self.name.lower()
+
+
+class TriggerType(enum.IntEnum):
+    SCHEDULED = 0
+    MANUAL = 1
+
+
+class DeliveryState(enum.StrEnum):
+    """Where one message stands with one endpoint."""
+
+    PENDING = "pending"  # waiting for its next attempt (or leased by a worker)
+    PAUSED = "paused"  # the endpoint is disabled; resumes when it is enabled again
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the schedule is exhausted, or a manual attempt failed
+    CANCELED = "canceled"  # the endpoint or application was deleted
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Application:
+    id: str
+    org_id: str
+    name: str
+    uid: str | None
+    throttle_rate: int | None
+    metadata: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class EventType:
+    org_id: str
+    name: str
+    description: str
+    archived: bool
+    deprecated: bool
+    schemas: dict[str, Any] | None
+    feature_flags: tuple[str, ...] | None
+    group_name: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One endpoint secret; `expires_at` is set once it has been rotated out."""
+
+    secret: str
+    created_at: datetime
+    expires_at: datetime | None = None
+
+    def live_at(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    org_id: str
+    app_id: str
+    uid: str | None
+    url: str
+    method: str
+    description: str
+    disabled: bool
+    event_types: tuple[str, ...] | None
+    channels: tuple[str, ...] | None
+    throttle_rate: int | None
+    metadata: dict[str, str]
+    headers: dict[str, str]
+    keys: tuple[SigningKey, ...]
+    created_at: datetime
+    updated_at: datetime
+    failing_since: datetime | None = None
+
+    @property
+    def current_secret(self) -> str:
+        return self.keys[0].secret
+
+    def live_keys(self, now: datetime) -> tuple[SigningKey, ...]:
+        return tuple(k for k in self.keys if k.live_at(now))
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    org_id: str
+    app_id: str
+    event_type: str
+    event_id: str | None
+    channels: tuple[str, ...] | None
+    tags: tuple[str, ...] | None
+    payload: bytes | None  # the exact bytes sent and signed; None once expunged
+    created_at: datetime
+    raw_payload: bool = False  # payload is a caller-provided string, not an object
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message bound for one endpoint, with its retry state."""
+
+    id: str
+    org_id: str
+    app_id: str
+    msg_id: str
+    endpoint_id: str
+    state: DeliveryState
+    trigger: TriggerType
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def status(self) -> MessageStatus:
+        """The Svix status of this message for this endpoint."""
+        if self.state is DeliveryState.SUCCEEDED:
+            return MessageStatus.SUCCESS
+        if self.state in (DeliveryState.FAILED, DeliveryState.CANCELED):
+            return MessageStatus.FAIL
+        return MessageStatus.SENDING if self.attempts else MessageStatus.PENDING
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One HTTP request made (or refused) for a delivery, and what came of it."""
+
+    id: str
+    org_id: str
+    app_id: str
+    msg_id: str
+    endpoint_id: str
+    delivery_id: str
+    url: str
+    method: str
+    status: MessageStatus
+    trigger: TriggerType
+    response_status_code: int
+    response_body: str
+    response_headers: dict[str, str]
+    request_headers: dict[str, str]
+    duration_ms: int
+    error_class: str | None
+    error_message: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery a worker has leased: everything needed to make its next attempt.
+
+    The worker may record the result only while `token` still matches (fencing): once the
+    lease runs out another worker may take the delivery over.
+    """
+
+    delivery_id: str
+    token: str
+    lease_until: datetime
+    trigger: TriggerType
+    attempts: int
+    message: Message
+    endpoint: Endpoint
+    app_uid: str | None
+
+
+@dataclass(frozen=True)
+class Published:
+    """The outcome of a publish: the stored message and how many deliveries it started."""
+
+    message: Message
+    application: Application
+    deliveries: int
+    created: bool  # False when an idempotency key matched an earlier publish
+
+
+@dataclass(frozen=True)
+class Task:
+    """A bulk redelivery (recover, replay) and how many messages it queued."""
+
+    id: str
+    kind: str
+    status: str
+    messages: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    org_id: str
+    hint: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    """The stored answer of a finished request, or None fields while it still runs."""
+
+    running: bool
+    status_code: int | None = None
+    body: bytes | None = None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list in the order asked for; `has_more` says another page follows."""
+
+    items: list[T]
+    has_more: bool

@@ -1,0 +1,299 @@
+"""Standard Webhooks signing and verification: v1 (HMAC-SHA256) and v1a (Ed25519) entries.
+
+Owns secret formats (whsec_, whsk_, whpk_), signed content and the signature header; pure.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+# Key-kind prefixes, not secrets.
+SYMMETRIC_PREFIX = "whsec_"
+ASYMMETRIC_SECRET_PREFIX = "whsk_"  # noqa: S105
+ASYMMETRIC_PUBLIC_PREFIX = "whpk_"
+DEFAULT_TOLERANCE = 300
+ENDPOINT_KEY_MIN_BYTES = 24
+ENDPOINT_KEY_MAX_BYTES = 75
+
+_HMAC_LEN = 32
+_ED25519_KEY_LEN = 32
+_ED25519_SIG_LEN = 64
+# A timestamp longer than this is not a plausible Unix time, and int() on thousands of
+# digits raises ValueError instead of parsing.
+_MAX_TIMESTAMP_DIGITS = 18
+# Secrets in use at once are few (endpoints x rotation overlap); the cap bounds memory.
+_KEY_CACHE_SIZE = 4096
+
+
+class SecretError(ValueError):
+    """A signing secret or key is malformed (empty, not base64, wrong length or kind)."""
+
+
+class VerificationError(Exception):
+    """A webhook failed verification; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    version: str
+    mac: hmac.HMAC | None = None
+    private: Ed25519PrivateKey | None = None
+    public: Ed25519PublicKey | None = None
+
+
+def _b64decode(text: str) -> bytes:
+    """Strict standard base64 that tolerates missing padding (as the Python reference does)."""
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(padded, validate=True)
+    except ValueError as exc:  # binascii.Error, and non-ASCII input
+        raise SecretError("secret is not valid standard base64") from exc
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+@lru_cache(maxsize=_KEY_CACHE_SIZE)
+def decode_secret(secret: str) -> bytes:
+    """Raw HMAC key bytes of a `whsec_`-prefixed or unprefixed base64 secret."""
+    if secret.startswith((ASYMMETRIC_SECRET_PREFIX, ASYMMETRIC_PUBLIC_PREFIX)):
+        raise SecretError("expected a whsec_ secret, got an ed25519 key")
+    encoded = secret.removeprefix(SYMMETRIC_PREFIX)
+    if not encoded:
+        raise SecretError("secret is empty")
+    raw = _b64decode(encoded)
+    if not raw:
+        raise SecretError("secret is empty")
+    return raw
+
+
+def validate_endpoint_secret(secret: str) -> str:
+    """The normalised `whsec_` form of a caller-chosen endpoint secret of 24 to 75 bytes."""
+    raw = decode_secret(secret)
+    if not ENDPOINT_KEY_MIN_BYTES <= len(raw) <= ENDPOINT_KEY_MAX_BYTES:
+        raise SecretError(
+            f"secret must decode to {ENDPOINT_KEY_MIN_BYTES} to {ENDPOINT_KEY_MAX_BYTES} bytes,"
+            f" got {len(raw)}"
+        )
+    return SYMMETRIC_PREFIX + _b64encode(raw)
+
+
+def generate_secret(entropy: bytes) -> str:
+    """A `whsec_` secret from caller-supplied random bytes (24 is what Svix generates)."""
+    if not ENDPOINT_KEY_MIN_BYTES <= len(entropy) <= ENDPOINT_KEY_MAX_BYTES:
+        raise SecretError(
+            f"entropy must be {ENDPOINT_KEY_MIN_BYTES} to {ENDPOINT_KEY_MAX_BYTES} bytes"
+        )
+    return SYMMETRIC_PREFIX + _b64encode(entropy)
+
+
+def generate_ed25519_secret(seed: bytes) -> str:
+    """A `whsk_` secret: base64 of the 32-byte seed then the 32-byte public key (Svix layout)."""
+    if len(seed) != _ED25519_KEY_LEN:
+        raise SecretError("an ed25519 seed must be 32 bytes")
+    private = _ed25519_private(seed)
+    return ASYMMETRIC_SECRET_PREFIX + _b64encode(seed + private.public_key().public_bytes_raw())
+
+
+def public_key_of(secret: str) -> str:
+    """The `whpk_` public key that verifies v1a signatures made with a `whsk_` secret."""
+    if not secret.startswith(ASYMMETRIC_SECRET_PREFIX):
+        raise SecretError("only a whsk_ secret has a public key")
+    key = _key(secret)
+    assert key.public is not None
+    return ASYMMETRIC_PUBLIC_PREFIX + _b64encode(key.public.public_bytes_raw())
+
+
+def signature_version(secret: str) -> str:
+    """The entry version a secret signs or verifies (`v1` or `v1a`); validates the secret."""
+    return _key(secret).version
+
+
+def _ed25519_private(seed: bytes) -> Ed25519PrivateKey:
+    # Imported here, not at module top: core is stdlib-only and v1a is the one exception,
+    # so deployments that use only v1 never load `cryptography`.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+        Ed25519PrivateKey,
+    )
+
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def _ed25519_public(raw: bytes) -> Ed25519PublicKey:
+    # Lazy for the same reason as _ed25519_private.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+        Ed25519PublicKey,
+    )
+
+    try:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError as exc:
+        raise SecretError("invalid ed25519 public key") from exc
+
+
+@lru_cache(maxsize=_KEY_CACHE_SIZE)
+def _key(secret: str) -> _Key:
+    if secret.startswith(ASYMMETRIC_SECRET_PREFIX):
+        raw = _b64decode(secret.removeprefix(ASYMMETRIC_SECRET_PREFIX))
+        if len(raw) not in (_ED25519_KEY_LEN, 2 * _ED25519_KEY_LEN):
+            raise SecretError("a whsk_ secret must hold 32 or 64 bytes")
+        private = _ed25519_private(raw[:_ED25519_KEY_LEN])
+        public = private.public_key()
+        if len(raw) > _ED25519_KEY_LEN and public.public_bytes_raw() != raw[_ED25519_KEY_LEN:]:
+            raise SecretError("whsk_ secret: public half does not match the seed")
+        return _Key("v1a", private=private, public=public)
+    if secret.startswith(ASYMMETRIC_PUBLIC_PREFIX):
+        raw = _b64decode(secret.removeprefix(ASYMMETRIC_PUBLIC_PREFIX))
+        if len(raw) != _ED25519_KEY_LEN:
+            raise SecretError("a whpk_ key must hold 32 bytes")
+        return _Key("v1a", public=_ed25519_public(raw))
+    # The keyed HMAC state is built once; copying it per message skips re-hashing the key.
+    return _Key("v1", mac=hmac.new(decode_secret(secret), digestmod=hashlib.sha256))
+
+
+def _keys(secrets: Sequence[str]) -> list[_Key]:
+    if isinstance(secrets, str):
+        raise TypeError("pass a sequence of secrets, not one string")
+    if not secrets:
+        raise SecretError("no secrets given")
+    return [_key(secret) for secret in secrets]
+
+
+def _prefix(msg_id: str, timestamp: str) -> bytes:
+    return f"{msg_id}.{timestamp}.".encode()
+
+
+def signed_content(msg_id: str, timestamp: int, body: bytes) -> bytes:
+    """`{id}.{timestamp}.{body}`: the exact bytes both v1 and v1a sign."""
+    return _prefix(msg_id, str(timestamp)) + body
+
+
+def _hmac(mac: hmac.HMAC, prefix: bytes, body: bytes) -> bytes:
+    # Two updates instead of prefix + body: a large body is never copied.
+    state = mac.copy()
+    state.update(prefix)
+    state.update(body)
+    return state.digest()
+
+
+def _entry(key: _Key, prefix: bytes, body: bytes) -> str:
+    if key.mac is not None:
+        return "v1," + _b64encode(_hmac(key.mac, prefix, body))
+    if key.private is None:
+        raise SecretError("a whpk_ public key cannot sign")
+    return "v1a," + _b64encode(key.private.sign(prefix + body))
+
+
+def _timestamp_text(timestamp: int) -> str:
+    if timestamp < 0:
+        raise ValueError("timestamp must be non-negative Unix seconds")
+    return str(timestamp)
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """One signature entry: `v1,<b64>` for whsec_/unprefixed secrets, `v1a,<b64>` for whsk_."""
+    return _entry(_key(secret), _prefix(msg_id, _timestamp_text(timestamp)), body)
+
+
+def signature_header(secrets: Sequence[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value: one entry per secret, space-separated, in order."""
+    prefix = _prefix(msg_id, _timestamp_text(timestamp))
+    return " ".join(_entry(key, prefix, body) for key in _keys(secrets))
+
+
+def parse_timestamp(header: str) -> int:
+    """Unix seconds from a timestamp header of ASCII digits only (no sign, point or space)."""
+    if not (0 < len(header) <= _MAX_TIMESTAMP_DIGITS and header.isascii() and header.isdigit()):
+        raise VerificationError("invalid timestamp header")
+    return int(header)
+
+
+def verify(
+    secrets: Sequence[str],
+    msg_id: str,
+    timestamp_header: str,
+    signature_header: str,
+    body: bytes,
+    *,
+    now: int,
+    tolerance: int = DEFAULT_TOLERANCE,
+) -> None:
+    """Pass if any entry matches any secret and the timestamp is within `tolerance` of `now`.
+
+    Raises VerificationError for anything wrong with the message or headers, and
+    SecretError only for malformed `secrets` (a configuration fault, not the sender's).
+    """
+    keys = _keys(secrets)
+    timestamp = parse_timestamp(timestamp_header)
+    if timestamp < now - tolerance:
+        raise VerificationError("message timestamp too old")
+    if timestamp > now + tolerance:
+        raise VerificationError("message timestamp too new")
+    try:
+        # The exact header text is signed, so "01614265330" is not "1614265330".
+        prefix = _prefix(msg_id, timestamp_header)
+    except UnicodeEncodeError as exc:
+        raise VerificationError("invalid message id header") from exc
+    if not _any_entry_matches(keys, prefix, signature_header, body):
+        raise VerificationError("no matching signature found")
+
+
+def _decode_entry(encoded: str, length: int) -> bytes | None:
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        return None
+    return raw if len(raw) == length else None
+
+
+def _any_entry_matches(keys: list[_Key], prefix: bytes, header: str, body: bytes) -> bool:
+    expected: list[bytes] | None = None
+    publics = [key.public for key in keys if key.public is not None]
+    content: bytes | None = None
+    # Malformed entries (empty, no comma, bad base64, wrong length) and unknown versions are
+    # skipped, not fatal: a valid entry elsewhere in the header must still pass.
+    for entry in header.split(" "):
+        version, comma, encoded = entry.partition(",")
+        if not comma:
+            continue
+        if version == "v1":
+            signature = _decode_entry(encoded, _HMAC_LEN)
+            if signature is None:
+                continue
+            if expected is None:
+                expected = [_hmac(key.mac, prefix, body) for key in keys if key.mac is not None]
+            if any(hmac.compare_digest(mac, signature) for mac in expected):
+                return True
+        elif version == "v1a" and publics:
+            signature = _decode_entry(encoded, _ED25519_SIG_LEN)
+            if signature is None:
+                continue
+            if content is None:
+                content = prefix + body
+            if any(_ed25519_valid(public, signature, content) for public in publics):
+                return True
+    return False
+
+
+def _ed25519_valid(public: Ed25519PublicKey, signature: bytes, content: bytes) -> bool:
+    # Lazy: only reached when a v1a key is configured, which already loaded cryptography.
+    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
+
+    try:
+        public.verify(signature, content)
+    except InvalidSignature:
+        return False
+    return True

@@ -1,0 +1,262 @@
+"""The sender: the only user of the HTTP client. Every failure becomes an `Outcome` here.
+
+aiohttp with a guarded resolver, no redirects, no proxies from the environment, no
+decompression, a total deadline per attempt and a cap on the bytes read from a response.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import re
+import ssl
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+from yarl import URL
+
+from hookpost.core.addresses import AddressPolicy, BlockRule, Verdict
+from hookpost.core.outcomes import ErrorClass, Outcome
+from hookpost.core.status_codes import describe
+from hookpost.core.urls import ParsedUrl, UrlProblem, parse_endpoint_url
+from hookpost.delivery.resolver import (
+    DestinationBlocked,
+    DnsTimeout,
+    GuardedResolver,
+    Lookup,
+    is_own_listener,
+    system_lookup,
+)
+
+log = logging.getLogger("hookpost.delivery")
+MAX_STORED_HEADERS = 64
+PARSED_CACHE = 10_000
+_THROTTLING = {429, 503}
+_DELTA_SECONDS = re.compile(r"[0-9]+")  # RFC 9110 delay-seconds: ASCII digits only
+
+
+@dataclass(frozen=True)
+class SenderLimits:
+    request_timeout: float = 15.0
+    connect_timeout: float = 5.0
+    max_response_bytes: int = 64 * 1024
+    stored_response_bytes: int = 20_000
+    max_connections: int = 256
+    https_only: bool = False
+
+
+class Sender:
+    """Sends one signed request and reports what happened, whatever happened."""
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        limits: SenderLimits,
+        *,
+        lookup: Lookup = system_lookup,
+        own_listeners: Collection[tuple[str, int]] = (),
+        own_host_names: Collection[str] = (),
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.policy = policy
+        self.limits = limits
+        self.own_listeners = tuple(own_listeners)
+        self.own_host_names = tuple(own_host_names)
+        self._resolver = GuardedResolver(
+            policy,
+            lookup=lookup,
+            timeout=limits.connect_timeout,
+            own_listeners=own_listeners,
+        )
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._session: aiohttp.ClientSession | None = None
+        self._parsed: dict[str, ParsedUrl | UrlProblem] = {}
+        # One timeout object for every attempt (aiohttp only reads it).
+        self._timeout = aiohttp.ClientTimeout(
+            total=limits.request_timeout, sock_connect=limits.connect_timeout
+        )
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.limits.max_connections,
+                use_dns_cache=False,  # every new connection is resolved and vetted afresh
+                resolver=self._resolver,
+                ssl=self._ssl,
+                enable_cleanup_closed=True,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=False,  # proxy variables must not redirect webhooks
+                auto_decompress=False,  # a compressed answer is stored as sent, never inflated
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("Accept-Encoding", "User-Agent"),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _parse(self, url: str) -> ParsedUrl | UrlProblem:
+        """The URL rules and the literal-address policy (pure, so cached per URL string)."""
+        found = self._parsed.get(url)
+        if found is None:
+            if len(self._parsed) >= PARSED_CACHE:
+                self._parsed.clear()
+            found = self._parsed[url] = parse_endpoint_url(
+                url,
+                https_only=self.limits.https_only,
+                policy=self.policy,
+                own_host_names=self.own_host_names,
+            )
+        return found
+
+    async def send(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> Outcome:
+        started = time.monotonic()
+
+        def elapsed() -> int:
+            return int((time.monotonic() - started) * 1000)
+
+        parsed = self._parse(url)
+        if isinstance(parsed, UrlProblem):
+            # Whatever the URL rule, nothing is sent: the destination is refused, which is no
+            # network error (and a URL stored before a rule tightened can fail any rule).
+            if parsed.verdict is not None:
+                return Outcome(0, elapsed(), ErrorClass.BLOCKED, blocked_message(parsed.verdict))
+            return Outcome(0, elapsed(), ErrorClass.BLOCKED, parsed.message)
+        if parsed.host_is_ip and is_own_listener(parsed.host, parsed.port, self.own_listeners):
+            rule = BlockRule.OWN_LISTENER
+            verdict = Verdict(
+                parsed.host, rule, f"{parsed.host}:{parsed.port} is {rule.describe()}"
+            )
+            return Outcome(0, elapsed(), ErrorClass.BLOCKED, blocked_message(verdict))
+        try:
+            async with self._client().request(
+                method,
+                URL(parsed.url, encoded=True),
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=self._timeout,
+            ) as response:
+                content = await self._read_capped(response)
+                return self._answered(response, content, elapsed(), now)
+        except Exception as exc:  # every failure must become an outcome
+            kind, message = classify(exc, self.limits)
+            return Outcome(0, elapsed(), kind, message)
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        """At most max_response_bytes of the body: an endless answer cannot exhaust memory."""
+        cap = self.limits.max_response_bytes
+        chunks, size = [], 0
+        while size < cap:
+            chunk = await response.content.read(cap - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+
+    def _answered(
+        self,
+        response: aiohttp.ClientResponse,
+        content: bytes,
+        duration_ms: int,
+        now: datetime,
+    ) -> Outcome:
+        status = response.status
+        stored = content[: self.limits.stored_response_bytes].decode("utf-8", errors="replace")
+        response_headers = {
+            str(k): v for k, v in list(response.headers.items())[:MAX_STORED_HEADERS]
+        }
+        kind: ErrorClass | None = None
+        message: str | None = None
+        if 300 <= status < 400:
+            kind = ErrorClass.REDIRECT
+            location = response.headers.get("Location", "")
+            message = f"{status} {describe(status).name}: redirect to {location or '(no Location)'}"
+        elif not 200 <= status < 300:
+            kind = ErrorClass.HTTP_STATUS
+            message = f"{status} {describe(status).name}: {describe(status).explanation}"
+        retry_after = None
+        if status in _THROTTLING:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+        return Outcome(
+            status,
+            duration_ms,
+            kind,
+            message,
+            response_body=stored,
+            response_headers=response_headers,
+            retry_after=retry_after,
+        )
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if _DELTA_SECONDS.fullmatch(value):
+        # Not str.isdigit: it accepts "²" (float() then raises) and fullwidth digits.
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max((when - now).total_seconds(), 0.0)
+
+
+def blocked_message(verdict: Verdict, host: str | None = None) -> str:
+    """Names the rule (machine name), the address and, for a resolved name, the name."""
+    where = f"{host} resolved to {verdict.address}; " if host else ""
+    return f"destination not allowed ({verdict.rule}): {where}{verdict.explanation}"
+
+
+def classify(exc: BaseException, limits: SenderLimits) -> tuple[ErrorClass, str]:
+    """Map any client-side failure to an error class and a sentence a customer understands."""
+    cause = exc.__cause__ if exc.__cause__ is not None else getattr(exc, "os_error", None)
+    if isinstance(cause, DestinationBlocked) or isinstance(exc, DestinationBlocked):
+        blocked = cause if isinstance(cause, DestinationBlocked) else exc
+        assert isinstance(blocked, DestinationBlocked)
+        return ErrorClass.BLOCKED, blocked_message(blocked.verdict, blocked.host)
+    if isinstance(cause, DnsTimeout):
+        return ErrorClass.DNS, str(cause)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return ErrorClass.DNS, f"the host name could not be resolved ({_reason(exc)})"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return ErrorClass.TLS, f"TLS failed: {_reason(exc)}"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ErrorClass.TIMEOUT, f"connecting took longer than {limits.connect_timeout:g}s"
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return ErrorClass.TIMEOUT, f"no complete answer within {limits.request_timeout:g}s"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if exc.errno == errno.ECONNREFUSED:
+            return ErrorClass.REFUSED, f"connection refused by {exc.host}:{exc.port}"
+        return ErrorClass.NETWORK, f"could not connect: {_reason(exc)}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return ErrorClass.DISCONNECTED, "the server closed the connection without answering"
+    if isinstance(exc, aiohttp.ClientConnectionResetError) or (
+        isinstance(exc, OSError) and exc.errno == errno.ECONNRESET
+    ):
+        return ErrorClass.RESET, "the connection was reset by the server"
+    if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
+        return ErrorClass.INVALID_RESPONSE, f"the answer was not valid HTTP: {_reason(exc)}"
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return ErrorClass.NETWORK, f"network error: {_reason(exc)}"
+    log.exception("unexpected error while sending a webhook", exc_info=exc)
+    return ErrorClass.NETWORK, f"unexpected error: {type(exc).__name__}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -1,0 +1,235 @@
+"""The worker loop: claim due deliveries in batches, attempt them concurrently, record results
+in batches, and on shutdown finish or hand back whatever is in flight.
+
+Concurrency is bounded globally and per endpoint; a claim that waited too long for its
+endpoint's turn is handed back rather than sent late, so a lease never expires mid-attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hookpost.core.errors import Unavailable
+from hookpost.core.models import Claim, DeliveryState
+from hookpost.core.outcomes import AttemptRecord
+from hookpost.delivery.attempt import AttemptRunner
+from hookpost.delivery.doorbell import Doorbell
+from hookpost.store import Store
+
+log = logging.getLogger("hookpost.worker")
+RECORD_BATCH = 256
+RECORD_ENOUGH = 32  # results worth a transaction without waiting for more
+RECORD_GATHER = 0.005  # seconds a small batch of results may wait for company
+# The lease must outlast an attempt (bounded by the request timeout) plus its recording.
+LEASE_SLACK = 0.5
+BACKOFF_MAX = 5.0
+Notify = Callable[[Sequence[AttemptRecord]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    concurrency: int = 64
+    endpoint_concurrency: int = 16
+    batch: int = 50
+    lease: timedelta = timedelta(seconds=60)
+    request_timeout: float = 15.0
+    poll_interval: float = 1.0
+    shutdown_grace: float = 10.0
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        runner: AttemptRunner,
+        doorbell: Doorbell,
+        limits: WorkerLimits,
+        *,
+        clock: Callable[[], datetime],
+        notify: Notify | None = None,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.doorbell = doorbell
+        self.limits = limits
+        self.clock = clock
+        self.notify = notify
+        self._stopping = asyncio.Event()
+        self._inflight: dict[asyncio.Task[None], Claim] = {}
+        self._endpoint_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(limits.endpoint_concurrency)
+        )
+        self._results: asyncio.Queue[AttemptRecord] = asyncio.Queue()
+        self._next_due: datetime | None = None
+        self._backlogged = False
+        self.delivered = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Deliver until `stop()`; then drain within the grace period and hand back the rest."""
+        recorder = asyncio.create_task(self._record_forever(), name="hookpost-recorder")
+        try:
+            await self._claim_forever()
+        finally:
+            await self._drain()
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
+            await self._flush_results()
+            log.info("worker stopped after %d successful deliveries", self.delivered)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.doorbell.ring()
+
+    # -- claiming ------------------------------------------------------------------------------
+    async def _claim_forever(self) -> None:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            asked = self._claim_size()
+            claimed: list[Claim] = []
+            if asked > 0:
+                try:
+                    claimed = await self.store.claim_due(asked, self.limits.lease)
+                    backoff = 0.1
+                except Unavailable as exc:
+                    log.warning("cannot claim deliveries (%s); retrying in %.1fs", exc, backoff)
+                    await self.doorbell.wait(backoff)
+                    backoff = min(backoff * 2, BACKOFF_MAX)
+                    continue
+            for claim in claimed:
+                task = asyncio.create_task(self._deliver(claim))
+                self._inflight[task] = claim
+                task.add_done_callback(self._finished)
+            # More may be due when the claim came back full, or could not be made for want of
+            # free slots; then finishing tasks wake the loop (see `_finished`).
+            self._backlogged = asked == 0 or len(claimed) == asked
+            if claimed and len(claimed) == asked:
+                await asyncio.sleep(0)  # claim again after the new tasks got going
+                continue
+            await self.doorbell.wait(self._sleep_time())
+
+    def _claim_size(self) -> int:
+        """How many deliveries to claim now: none while fewer than half a batch of slots are
+        free, so that a busy worker claims (and writes) in batches, not one row at a time."""
+        batch = min(self.limits.batch, self.limits.concurrency)
+        free = self.limits.concurrency - len(self._inflight)
+        if self._inflight and free < max(1, batch // 2):
+            return 0
+        return min(batch, free)
+
+    def _sleep_time(self) -> float:
+        timeout = self.limits.poll_interval
+        if self._next_due is not None:
+            until_due = (self._next_due - self.clock()).total_seconds()
+            if until_due <= timeout:
+                self._next_due = None
+                timeout = max(until_due, 0.0)
+        return timeout
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task failed", exc_info=task.exception())
+        if self._backlogged and self._claim_size() > 0:
+            self.doorbell.ring()  # enough slots are free to claim more of a known backlog
+
+    # -- delivering ----------------------------------------------------------------------------
+    async def _deliver(self, claim: Claim) -> None:
+        if claim.message.payload is None:
+            await self._hand_back(claim, DeliveryState.CANCELED)  # expunged: skip silently
+            return
+        if claim.endpoint.disabled:
+            await self._hand_back(claim, DeliveryState.PAUSED)
+            return
+        async with self._endpoint_slots[claim.endpoint.id]:
+            remaining = (claim.lease_until - self.clock()).total_seconds()
+            if remaining < self.limits.request_timeout + LEASE_SLACK:
+                await self._hand_back(claim, None)  # waited too long for its endpoint
+                return
+            record = await self.runner.run(claim)
+        await self._results.put(record)
+
+    async def _hand_back(self, claim: Claim, state: DeliveryState | None) -> None:
+        try:
+            await self.store.release([claim], state)
+        except Unavailable:
+            log.warning("could not release %s; its lease will expire", claim.delivery_id)
+
+    # -- recording -----------------------------------------------------------------------------
+    async def _record_forever(self) -> None:
+        while True:
+            batch = await self._gather_results()
+            try:
+                await self._record(batch)
+            except Exception:
+                # Unrecorded attempts are retried once their leases expire (at-least-once).
+                log.exception("could not record %d attempts", len(batch))
+
+    async def _gather_results(self) -> list[AttemptRecord]:
+        """The next results to record: what is waiting, and for a few milliseconds more while
+        attempts are still finishing, so one transaction records many."""
+        batch = [await self._results.get()]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(RECORD_GATHER):
+                while len(batch) < RECORD_BATCH:
+                    if self._results.empty() and (
+                        len(batch) >= RECORD_ENOUGH or not self._inflight
+                    ):
+                        break
+                    batch.append(await self._results.get())
+        return batch
+
+    async def _flush_results(self) -> None:
+        batch: list[AttemptRecord] = []
+        while not self._results.empty():
+            batch.append(self._results.get_nowait())
+        if batch:
+            await self._record(batch)
+
+    async def _record(self, batch: list[AttemptRecord]) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                kept = await self.store.record_attempts(batch)
+                break
+            except Unavailable as exc:
+                if self._stopping.is_set() and backoff > 1:
+                    log.error("dropping %d results at shutdown: %s", len(batch), exc)
+                    return  # their leases expire and the deliveries are attempted again
+                log.warning("cannot record attempts (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+        self.delivered += sum(1 for r in kept if r.outcome.succeeded)
+        for record in kept:
+            due = record.decision.next_attempt_at
+            pending = record.decision.state is DeliveryState.PENDING and due is not None
+            if pending and (self._next_due is None or due < self._next_due):  # type: ignore[operator]
+                self._next_due = due
+                self.doorbell.ring()
+        if self.notify is not None and any(r.decision.notices for r in kept):
+            try:
+                await self.notify(kept)
+            except Exception:  # a notification must never stop delivery
+                log.exception("could not emit operational webhooks")
+
+    # -- shutdown ------------------------------------------------------------------------------
+    async def _drain(self) -> None:
+        if not self._inflight:
+            return
+        tasks = list(self._inflight)
+        _, pending = await asyncio.wait(tasks, timeout=self.limits.shutdown_grace)
+        unfinished = [self._inflight[t] for t in pending if t in self._inflight]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if unfinished:
+            log.info("handing back %d unfinished deliveries", len(unfinished))
+            with contextlib.suppress(Unavailable):
+                await self.store.release(unfinished, None)

@@ -1,0 +1,136 @@
+"""History and manual redelivery use cases: attempts, per-endpoint status, resend, recover.
+
+Each resolves the application, message and endpoint named in the path first, so a request
+can only ever see objects of its own organization and application.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from hookpost.core import ids
+from hookpost.core.errors import BadRequest, InvalidInput, NotFound
+from hookpost.core.fields import AttemptQuery
+from hookpost.core.models import Attempt, Delivery, Endpoint, Message, Page, Task
+from hookpost.service.lookup import require_endpoint, require_message
+from hookpost.store import Store
+
+MAX_WINDOW = timedelta(days=14, minutes=5)
+MAX_STATS_RANGE = timedelta(days=28, minutes=5)
+
+
+class HistoryService:
+    def __init__(
+        self, store: Store, clock: Callable[[], datetime], wake: Callable[[], None]
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._wake = wake
+
+    async def attempts_by_endpoint(
+        self, org_id: str, app_ref: str, endpoint_ref: str, q: AttemptQuery
+    ) -> Page[Attempt]:
+        endpoint = await require_endpoint(self._store, org_id, app_ref, endpoint_ref)
+        scoped = AttemptQuery(**{**vars(q), "endpoint_id": endpoint.id})
+        return await self._store.list_attempts(org_id, endpoint.app_id, scoped)
+
+    async def attempts_by_message(
+        self, org_id: str, app_ref: str, msg_ref: str, q: AttemptQuery
+    ) -> Page[Attempt]:
+        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        if q.endpoint_id is not None:
+            endpoint = await require_endpoint(self._store, org_id, message.app_id, q.endpoint_id)
+            q = AttemptQuery(**{**vars(q), "endpoint_id": endpoint.id})
+        return await self._store.list_attempts(org_id, message.app_id, q, msg_id=message.id)
+
+    async def attempt(self, org_id: str, app_ref: str, msg_ref: str, attempt_id: str) -> Attempt:
+        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        found = (
+            await self._store.get_attempt(org_id, message.app_id, message.id, attempt_id)
+            if ids.is_valid(ids.ATTEMPT, attempt_id)
+            else None
+        )
+        if found is None:
+            raise NotFound("Message attempt not found")
+        return found
+
+    async def expunge_attempt(
+        self, org_id: str, app_ref: str, msg_ref: str, attempt_id: str
+    ) -> None:
+        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        expunged = ids.is_valid(ids.ATTEMPT, attempt_id) and (
+            await self._store.expunge_attempt_content(
+                org_id, message.app_id, message.id, attempt_id
+            )
+        )
+        if not expunged:
+            raise NotFound("Message attempt not found")
+
+    async def endpoint_messages(
+        self, org_id: str, app_ref: str, endpoint_ref: str, q: AttemptQuery
+    ) -> Page[tuple[Message, Delivery]]:
+        endpoint = await require_endpoint(self._store, org_id, app_ref, endpoint_ref)
+        return await self._store.list_endpoint_messages(org_id, endpoint.id, q)
+
+    async def message_destinations(
+        self, org_id: str, app_ref: str, msg_ref: str, *, limit: int, iterator: str | None
+    ) -> Page[tuple[Endpoint, Delivery]]:
+        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        return await self._store.list_message_destinations(
+            org_id, message.id, limit=limit, iterator=iterator
+        )
+
+    async def endpoint_stats(
+        self,
+        org_id: str,
+        app_ref: str,
+        endpoint_ref: str,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> dict[str, int]:
+        endpoint = await require_endpoint(self._store, org_id, app_ref, endpoint_ref)
+        now = self._clock()
+        until = until or now
+        since = since or until - timedelta(days=28)
+        if until > now + timedelta(minutes=5):
+            raise BadRequest("'until' must not be in the future", code="invalid_range")
+        if since > until or until - since > MAX_STATS_RANGE:
+            raise BadRequest(
+                "the range must start before it ends and span at most 28 days",
+                code="invalid_range",
+            )
+        return await self._store.endpoint_stats(org_id, endpoint.id, since, until)
+
+    async def resend(self, org_id: str, app_ref: str, msg_ref: str, endpoint_ref: str) -> None:
+        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        endpoint = await require_endpoint(self._store, org_id, message.app_id, endpoint_ref)
+        await self._store.resend(endpoint, message.id)
+        self._wake()
+
+    async def recover(
+        self, org_id: str, app_ref: str, endpoint_ref: str, since: datetime, until: datetime | None
+    ) -> Task:
+        endpoint, until = await self._window(org_id, app_ref, endpoint_ref, since, until)
+        task = await self._store.recover(endpoint, since, until)
+        self._wake()
+        return task
+
+    async def replay_missing(
+        self, org_id: str, app_ref: str, endpoint_ref: str, since: datetime, until: datetime | None
+    ) -> Task:
+        endpoint, until = await self._window(org_id, app_ref, endpoint_ref, since, until)
+        task = await self._store.replay_missing(endpoint, since, until)
+        self._wake()
+        return task
+
+    async def _window(
+        self, org_id: str, app_ref: str, endpoint_ref: str, since: datetime, until: datetime | None
+    ) -> tuple[Endpoint, datetime]:
+        endpoint = await require_endpoint(self._store, org_id, app_ref, endpoint_ref)
+        until = until or self._clock()
+        if until - since > MAX_WINDOW:
+            raise InvalidInput.at(("body", "since"), "the window may span at most 14 days")
+        if since > until:
+            raise InvalidInput.at(("body", "since"), "'since' must be before 'until'")
+        return endpoint, until

@@ -1,0 +1,112 @@
+"""Publishing: turn a payload into the exact bytes to sign and send, store it, wake the workers.
+
+An application named in the request body is created on the fly when the path names no app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hookpost import codec
+from hookpost.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from hookpost.core.fields import ApplicationFields, MessageQuery, NewMessage
+from hookpost.core.models import Message, Page, Published
+from hookpost.core.names import is_name
+from hookpost.service.lookup import require_app, require_message
+from hookpost.store import Store
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What a caller asks to publish, before it is turned into bytes."""
+
+    event_type: str
+    payload: dict[str, Any]
+    event_id: str | None = None
+    channels: tuple[str, ...] | None = None
+    tags: tuple[str, ...] | None = None
+    raw_payload: str | None = None
+    retention_seconds: float = 90 * 86400.0
+    application: ApplicationFields | None = None
+
+
+class MessageService:
+    def __init__(self, store: Store, max_payload_bytes: int, wake: Callable[[], None]) -> None:
+        self._store = store
+        self._max_payload = max_payload_bytes
+        self._wake = wake
+
+    async def publish(
+        self,
+        org_id: str,
+        app_ref: str,
+        publication: Publication,
+        *,
+        idempotency_key: str | None = None,
+        only_endpoint: str | None = None,
+    ) -> Published:
+        if not is_name(app_ref):
+            raise NotFound("Application not found")
+        body = (
+            publication.raw_payload.encode()
+            if publication.raw_payload is not None
+            else codec.dumps(publication.payload)
+        )
+        if len(body) > self._max_payload:
+            raise PayloadTooLarge(
+                f"The payload is {len(body)} bytes; the limit is {self._max_payload} bytes"
+            )
+        create_app = await self._inline_application(org_id, app_ref, publication.application)
+        new = NewMessage(
+            event_type=publication.event_type,
+            payload=body,
+            event_id=publication.event_id,
+            channels=publication.channels,
+            tags=publication.tags,
+            raw_payload=publication.raw_payload is not None,
+            retention_seconds=publication.retention_seconds,
+        )
+        published = await self._store.publish(
+            org_id,
+            app_ref,
+            new,
+            create_app=create_app,
+            idempotency_key=idempotency_key,
+            only_endpoint=only_endpoint,
+        )
+        if published.deliveries:
+            self._wake()
+        return published
+
+    async def get(self, org_id: str, app_ref: str, ref: str) -> Message:
+        return await require_message(self._store, org_id, app_ref, ref)
+
+    async def list(self, org_id: str, app_ref: str, query: MessageQuery) -> Page[Message]:
+        app = await require_app(self._store, org_id, app_ref)
+        return await self._store.list_messages(org_id, app.id, query)
+
+    async def expunge(self, org_id: str, app_ref: str, ref: str) -> None:
+        message = await require_message(self._store, org_id, app_ref, ref)
+        await self._store.expunge_message_content(org_id, message.app_id, message.id)
+
+    async def _inline_application(
+        self, org_id: str, app_ref: str, application: ApplicationFields | None
+    ) -> ApplicationFields | None:
+        """The application to create with the message, when the path names none yet."""
+        if application is None or await self._store.get_application(org_id, app_ref):
+            return None
+        if application.uid is None:
+            raise InvalidInput.at(
+                ("body", "application", "uid"),
+                "application.uid is required to create the application with the message",
+                "application_uid_missing",
+            )
+        if application.uid != app_ref:
+            raise InvalidInput.at(
+                ("body", "application", "uid"),
+                f"application.uid '{application.uid}' must equal the application in the path",
+                "application_uid_mismatch",
+            )
+        return application

@@ -1,0 +1,234 @@
+"""Endpoints of an application: where its messages go, with filters, headers and signing keys.
+
+Disabling an endpoint pauses its pending deliveries; enabling it again resumes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from hookpost.core import ids
+from hookpost.core.errors import BadRequest, Conflict
+from hookpost.core.fields import EndpointFields
+from hookpost.core.models import DeliveryState, Endpoint, MessageStatus, Page, SigningKey
+from hookpost.store import rows
+from hookpost.store.base import StoreBase, fetch_page
+from hookpost.store.database import Conn
+from hookpost.store.history import status_condition
+from hookpost.store.schema import deliveries, endpoints
+
+UID_CONFLICT = "An endpoint with that uid already exists in this application"
+MAX_OLD_KEYS = 10
+
+
+def endpoint_lookup(app_id: str, ref: str) -> sa.ColumnElement[bool]:
+    column = endpoints.c.id if ref.startswith(ids.ENDPOINT) else endpoints.c.uid
+    return sa.and_(endpoints.c.app_id == app_id, column == ref, endpoints.c.deleted_at.is_(None))
+
+
+async def fetch_endpoint(conn: Conn, where: sa.ColumnElement[bool]) -> Endpoint | None:
+    row = (await conn.execute(sa.select(endpoints).where(where))).first()
+    return None if row is None else rows.endpoint(row)
+
+
+async def set_disabled(conn: Conn, endpoint_id: str, disabled: bool, now: int) -> None:
+    """Pause or resume the endpoint's unfinished deliveries along with the flag."""
+    before, after = (
+        (DeliveryState.PENDING, DeliveryState.PAUSED)
+        if disabled
+        else (DeliveryState.PAUSED, DeliveryState.PENDING)
+    )
+    await conn.execute(
+        deliveries.update()
+        .where(deliveries.c.endpoint_id == endpoint_id, deliveries.c.state == before)
+        .values(state=after, next_attempt_at=now, updated_at=now)
+    )
+    if not disabled:
+        await conn.execute(
+            endpoints.update().where(endpoints.c.id == endpoint_id).values(failing_since=None)
+        )
+
+
+class EndpointStore(StoreBase):
+    async def create_endpoint(
+        self, org_id: str, app_id: str, fields: EndpointFields, secret: str
+    ) -> Endpoint:
+        async with self._db.write() as conn:
+            return await self._insert_endpoint(conn, org_id, app_id, fields, secret)
+
+    async def get_endpoint(self, org_id: str, app_id: str, ref: str) -> Endpoint | None:
+        async with self._db.read() as conn:
+            return await fetch_endpoint(
+                conn, sa.and_(endpoint_lookup(app_id, ref), endpoints.c.org_id == org_id)
+            )
+
+    async def list_endpoints(
+        self, org_id: str, app_id: str, *, limit: int, iterator: str | None, descending: bool
+    ) -> Page[Endpoint]:
+        query = sa.select(endpoints).where(
+            endpoints.c.org_id == org_id,
+            endpoints.c.app_id == app_id,
+            endpoints.c.deleted_at.is_(None),
+        )
+        async with self._db.read() as conn:
+            return await fetch_page(
+                conn,
+                query,
+                endpoints.c.id,
+                limit=limit,
+                iterator=iterator,
+                descending=descending,
+                convert=rows.endpoint,
+            )
+
+    async def put_endpoint(
+        self, org_id: str, app_id: str, ref: str, fields: EndpointFields, secret: str
+    ) -> tuple[Endpoint, bool]:
+        async with self._db.write() as conn:
+            existing = await fetch_endpoint(conn, endpoint_lookup(app_id, ref))
+            if existing is None:
+                return await self._insert_endpoint(conn, org_id, app_id, fields, secret), True
+            changes = {k: v for k, v in vars(fields).items() if k != "headers"}
+            return await self._update_endpoint(conn, existing, changes), False
+
+    async def update_endpoint(
+        self, org_id: str, app_id: str, endpoint_id: str, changes: Mapping[str, Any]
+    ) -> Endpoint | None:
+        async with self._db.write() as conn:
+            existing = await fetch_endpoint(
+                conn, sa.and_(endpoint_lookup(app_id, endpoint_id), endpoints.c.org_id == org_id)
+            )
+            if existing is None:
+                return None
+            return await self._update_endpoint(conn, existing, changes)
+
+    async def delete_endpoint(self, org_id: str, app_id: str, endpoint_id: str) -> bool:
+        now = rows.to_us(self._clock())
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                endpoints.update()
+                .where(
+                    endpoints.c.id == endpoint_id,
+                    endpoints.c.app_id == app_id,
+                    endpoints.c.org_id == org_id,
+                    endpoints.c.deleted_at.is_(None),
+                )
+                .values(deleted_at=now, uid=None, updated_at=now)
+            )
+            await conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.endpoint_id == endpoint_id,
+                    deliveries.c.state.in_([DeliveryState.PENDING, DeliveryState.PAUSED]),
+                )
+                .values(state=DeliveryState.CANCELED, next_attempt_at=None, updated_at=now)
+            )
+        return bool(result.rowcount)
+
+    async def rotate_endpoint_secret(
+        self, org_id: str, app_id: str, endpoint_id: str, new_secret: str, grace: timedelta
+    ) -> Endpoint | None:
+        """Make `new_secret` current; the old one keeps signing until `grace` has passed."""
+        now = self._clock()
+        async with self._db.write() as conn:
+            existing = await fetch_endpoint(
+                conn, sa.and_(endpoint_lookup(app_id, endpoint_id), endpoints.c.org_id == org_id)
+            )
+            if existing is None:
+                return None
+            keys = _rotated(existing.keys, new_secret, now, grace)
+            await conn.execute(
+                endpoints.update()
+                .where(endpoints.c.id == existing.id)
+                .values(keys=rows.keys_to_json(keys), updated_at=rows.to_us(now))
+            )
+            updated = await fetch_endpoint(conn, endpoints.c.id == existing.id)
+        assert updated is not None
+        return updated
+
+    async def endpoint_stats(
+        self, org_id: str, endpoint_id: str, since: datetime, until: datetime
+    ) -> dict[str, int]:
+        """Messages for the endpoint in [since, until], counted by their Svix status."""
+        buckets = {
+            "success": status_condition(MessageStatus.SUCCESS),
+            "fail": status_condition(MessageStatus.FAIL),
+            "sending": status_condition(MessageStatus.SENDING),
+            "pending": status_condition(MessageStatus.PENDING),
+        }
+        query = sa.select(
+            *(sa.func.count().filter(cond).label(name) for name, cond in buckets.items())
+        ).where(
+            deliveries.c.org_id == org_id,
+            deliveries.c.endpoint_id == endpoint_id,
+            deliveries.c.created_at >= rows.to_us(since),
+            deliveries.c.created_at <= rows.to_us(until),
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).one()
+        return {name: int(getattr(row, name)) for name in buckets}
+
+    async def _insert_endpoint(
+        self, conn: Conn, org_id: str, app_id: str, fields: EndpointFields, secret: str
+    ) -> Endpoint:
+        now = self._clock()
+        values = {
+            "id": self._ids.new(ids.ENDPOINT),
+            "org_id": org_id,
+            "app_id": app_id,
+            "keys": rows.keys_to_json((SigningKey(secret, now),)),
+            "failing_since": None,
+            "created_at": rows.to_us(now),
+            "updated_at": rows.to_us(now),
+            **rows.column_values(vars(fields)),
+        }
+        inserted = await conn.execute(
+            self._insert(endpoints)
+            .values(values)
+            .on_conflict_do_nothing()
+            .returning(endpoints.c.id)
+        )
+        if inserted.first() is None:
+            raise Conflict(UID_CONFLICT)
+        created = await fetch_endpoint(conn, endpoints.c.id == values["id"])
+        assert created is not None
+        return created
+
+    async def _update_endpoint(
+        self, conn: Conn, existing: Endpoint, changes: Mapping[str, Any]
+    ) -> Endpoint:
+        now = rows.to_us(self._clock())
+        values = rows.column_values(changes)
+        values["updated_at"] = now
+        try:
+            async with conn.begin_nested():
+                await conn.execute(
+                    endpoints.update().where(endpoints.c.id == existing.id).values(values)
+                )
+        except sa.exc.IntegrityError:
+            raise Conflict(UID_CONFLICT) from None
+        disabled = changes.get("disabled")
+        if disabled is not None and disabled != existing.disabled:
+            await set_disabled(conn, existing.id, bool(disabled), now)
+        updated = await fetch_endpoint(conn, endpoints.c.id == existing.id)
+        assert updated is not None
+        return updated
+
+
+def _rotated(
+    keys: tuple[SigningKey, ...], new_secret: str, now: datetime, grace: timedelta
+) -> tuple[SigningKey, ...]:
+    current, *older = keys
+    still_live = [k for k in older if k.live_at(now)]
+    if len(still_live) >= MAX_OLD_KEYS:
+        raise BadRequest(
+            f"at most {MAX_OLD_KEYS} old secrets may be valid at once; wait for one to expire",
+            code="limit_reached",
+        )
+    retired = SigningKey(current.secret, current.created_at, now + grace)
+    live_old = [retired, *still_live] if grace.total_seconds() > 0 else still_live
+    return (SigningKey(new_secret, now), *live_old)

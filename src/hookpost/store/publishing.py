@@ -1,0 +1,303 @@
+"""Publishing: a message plus one delivery row per matching endpoint, in one transaction.
+
+Concurrent publishes share a transaction (group commit); a publish that creates its
+application or targets one endpoint, and any batch that loses a race, runs on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from hookpost.core import ids
+from hookpost.core.errors import Conflict, NotFound
+from hookpost.core.event_filter import matches_channels, matches_event_type
+from hookpost.core.fields import ApplicationFields, NewMessage
+from hookpost.core.models import Application, DeliveryState, Message, Published, TriggerType
+from hookpost.store import rows
+from hookpost.store.applications import ApplicationStore
+from hookpost.store.database import Conn
+from hookpost.store.group_commit import GroupCommit
+from hookpost.store.schema import applications, deliveries, endpoints, messages
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    org_id: str
+    app_ref: str
+    new: NewMessage
+    create_app: ApplicationFields | None = None
+    idempotency_key: str | None = None
+    only_endpoint: str | None = None
+
+
+def _event_id_taken(event_id: str) -> Conflict:
+    return Conflict(f"A message with eventId '{event_id}' already exists")
+
+
+def _list(values: tuple[str, ...] | None) -> list[str] | None:
+    return None if values is None else list(values)
+
+
+class PublishingStore(ApplicationStore):
+    _group: GroupCommit[PublishRequest, Published] | None = None
+
+    async def publish(
+        self,
+        org_id: str,
+        app_ref: str,
+        new: NewMessage,
+        *,
+        create_app: ApplicationFields | None = None,
+        idempotency_key: str | None = None,
+        only_endpoint: str | None = None,
+    ) -> Published:
+        """Store a message and fan it out, atomically: either all rows exist or none do.
+
+        `only_endpoint` sends to that endpoint alone, ignoring its filters (send-example).
+        """
+        request = PublishRequest(org_id, app_ref, new, create_app, idempotency_key, only_endpoint)
+        if create_app is not None or only_endpoint is not None:
+            return await self._publish_alone(request)
+        if self._group is None:
+            self._group = GroupCommit(self._publish_batch)
+        return await self._group.submit(request)
+
+    async def _publish_batch(
+        self, batch: Sequence[PublishRequest]
+    ) -> Sequence[Published | BaseException]:
+        try:
+            async with self._db.write() as conn:
+                results = await self._publish_together(conn, batch)
+            return [r.outcome() for r in results]
+        except sa.exc.IntegrityError:
+            # Another process won a unique key (eventId, idempotency key) after our checks;
+            # settled one by one, each request gets its own answer.
+            return [await _caught(self._publish_alone(r)) for r in batch]
+
+    async def _publish_alone(self, request: PublishRequest) -> Published:
+        try:
+            async with self._db.write() as conn:
+                return (await self._publish_together(conn, [request]))[0].unwrap()
+        except sa.exc.IntegrityError:
+            # A concurrent publish took a unique key; a second run answers as a duplicate.
+            async with self._db.write() as conn:
+                return (await self._publish_together(conn, [request]))[0].unwrap()
+
+    async def _publish_together(self, conn: Conn, batch: Sequence[PublishRequest]) -> list[_Result]:
+        apps = await self._resolve_apps(conn, batch)
+        earlier = await _earlier_by_key(conn, batch)
+        taken = await _taken_event_ids(conn, batch, apps)
+        results: list[_Result] = []
+        first_with_key: dict[tuple[str, str], int] = {}
+        fresh: list[tuple[int, Application, Message]] = []
+        for n, request in enumerate(batch):
+            app = apps.get((request.org_id, request.app_ref))
+            key = (
+                None
+                if request.idempotency_key is None
+                else (request.org_id, request.idempotency_key)
+            )
+            if app is None:
+                results.append(_Result(error=NotFound("Application not found")))
+            elif key is not None and key in earlier:
+                results.append(_Result(Published(earlier[key], app, 0, created=False)))
+            elif key is not None and key in first_with_key:
+                results.append(_Result(same_as=first_with_key[key]))
+            elif request.new.event_id is not None and (app.id, request.new.event_id) in taken:
+                results.append(_Result(error=_event_id_taken(request.new.event_id)))
+            else:
+                message = self._new_message(request, app)
+                fresh.append((n, app, message))
+                if request.new.event_id is not None:
+                    taken.add((app.id, request.new.event_id))
+                if key is not None:
+                    first_with_key[key] = n
+                results.append(_Result())
+        if fresh:
+            await conn.execute(messages.insert(), [_message_row(m, batch[n]) for n, _, m in fresh])
+            counts = await self._fan_out(conn, [(batch[n], app, m) for n, app, m in fresh])
+            for (n, app, message), count in zip(fresh, counts, strict=True):
+                results[n] = _Result(Published(message, app, count, created=True))
+        for n, result in enumerate(results):
+            if result.same_as is not None:
+                first = results[result.same_as].published
+                assert first is not None
+                results[n] = _Result(Published(first.message, first.application, 0, False))
+        return results
+
+    async def _resolve_apps(
+        self, conn: Conn, batch: Sequence[PublishRequest]
+    ) -> dict[tuple[str, str], Application]:
+        found: dict[tuple[str, str], Application] = {}
+        for org_id in {r.org_id for r in batch}:
+            refs = {r.app_ref for r in batch if r.org_id == org_id}
+            query = sa.select(applications).where(
+                applications.c.org_id == org_id,
+                applications.c.deleted_at.is_(None),
+                sa.or_(applications.c.id.in_(refs), applications.c.uid.in_(refs)),
+            )
+            for row in await conn.execute(query):
+                app = rows.application(row)
+                found[(org_id, app.id)] = app
+                if app.uid is not None:
+                    found[(org_id, app.uid)] = app
+        for request in batch:
+            key = (request.org_id, request.app_ref)
+            if key not in found and request.create_app is not None:
+                created = await self._insert_application(conn, request.org_id, request.create_app)
+                if created is None:
+                    raise Conflict("An application with that uid already exists")
+                found[key] = created
+        return found
+
+    def _new_message(self, request: PublishRequest, app: Application) -> Message:
+        # The id encodes the creation time that `before`/`after` compare with, so the
+        # message's timestamp is read back from its id, not from a second look at the clock.
+        msg_id = self._ids.new(ids.MESSAGE)
+        new = request.new
+        return Message(
+            id=msg_id,
+            org_id=request.org_id,
+            app_id=app.id,
+            event_type=new.event_type,
+            event_id=new.event_id,
+            channels=new.channels,
+            tags=new.tags,
+            payload=new.payload,
+            created_at=ids.created_at(msg_id, ids.MESSAGE),
+            raw_payload=new.raw_payload,
+        )
+
+    async def _fan_out(
+        self,
+        conn: Conn,
+        published: Sequence[tuple[PublishRequest, Application, Message]],
+    ) -> list[int]:
+        """Insert one delivery per matching endpoint; returns the count per message."""
+        app_ids = {app.id for _, app, _ in published}
+        query = sa.select(
+            endpoints.c.id, endpoints.c.app_id, endpoints.c.event_types, endpoints.c.channels
+        ).where(
+            endpoints.c.app_id.in_(app_ids),
+            endpoints.c.deleted_at.is_(None),
+            endpoints.c.disabled.is_(False),
+        )
+        by_app: dict[str, list[Any]] = {}
+        for row in await conn.execute(query):
+            by_app.setdefault(row.app_id, []).append(row)
+        delivery_rows: list[dict[str, object]] = []
+        counts = []
+        for request, app, message in published:
+            targets = [
+                row.id
+                for row in by_app.get(app.id, [])
+                if _takes(row, message, request.only_endpoint)
+            ]
+            counts.append(len(targets))
+            delivery_rows += [self._delivery_row(message, ep) for ep in targets]
+        if delivery_rows:
+            await conn.execute(deliveries.insert(), delivery_rows)
+        return counts
+
+    def _delivery_row(self, message: Message, endpoint_id: str) -> dict[str, object]:
+        stamp = rows.to_us(message.created_at)
+        return {
+            "id": self._ids.new(ids.DELIVERY),
+            "org_id": message.org_id,
+            "app_id": message.app_id,
+            "msg_id": message.id,
+            "endpoint_id": endpoint_id,
+            "state": DeliveryState.PENDING.value,
+            "trigger": TriggerType.SCHEDULED.value,
+            "attempts": 0,
+            "next_attempt_at": stamp,
+            "claim_token": None,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+
+
+@dataclass
+class _Result:
+    published: Published | None = None
+    error: Exception | None = None
+    same_as: int | None = None  # an earlier request of the batch with the same idempotency key
+
+    def unwrap(self) -> Published:
+        if self.error is not None:
+            raise self.error
+        assert self.published is not None
+        return self.published
+
+    def outcome(self) -> Published | BaseException:
+        return self.error if self.error is not None else self.unwrap()
+
+
+def _takes(row: Any, message: Message, only_endpoint: str | None) -> bool:
+    if only_endpoint is not None:
+        return bool(row.id == only_endpoint)
+    return matches_event_type(
+        rows.from_json(row.event_types), message.event_type
+    ) and matches_channels(rows.from_json(row.channels), message.channels)
+
+
+def _message_row(message: Message, request: PublishRequest) -> dict[str, object]:
+    created = message.created_at
+    return {
+        "id": message.id,
+        "org_id": message.org_id,
+        "app_id": message.app_id,
+        "event_type": message.event_type,
+        "event_id": message.event_id,
+        "channels": rows.to_json(_list(message.channels)),
+        "tags": rows.to_json(_list(message.tags)),
+        "payload": message.payload,
+        "raw_payload": message.raw_payload,
+        "idempotency_key": request.idempotency_key,
+        "created_at": rows.to_us(created),
+        "expires_at": rows.to_us(created + timedelta(seconds=request.new.retention_seconds)),
+    }
+
+
+async def _earlier_by_key(
+    conn: Conn, batch: Sequence[PublishRequest]
+) -> dict[tuple[str, str], Message]:
+    keys = {r.idempotency_key for r in batch if r.idempotency_key is not None}
+    if not keys:
+        return {}
+    query = sa.select(messages).where(messages.c.idempotency_key.in_(keys))
+    return {
+        (row.org_id, row.idempotency_key): rows.message(row) for row in await conn.execute(query)
+    }
+
+
+async def _taken_event_ids(
+    conn: Conn,
+    batch: Sequence[PublishRequest],
+    apps: dict[tuple[str, str], Application],
+) -> set[tuple[str, str]]:
+    wanted = {
+        (apps[(r.org_id, r.app_ref)].id, r.new.event_id)
+        for r in batch
+        if r.new.event_id is not None and (r.org_id, r.app_ref) in apps
+    }
+    if not wanted:
+        return set()
+    query = sa.select(messages.c.app_id, messages.c.event_id).where(
+        messages.c.app_id.in_({app for app, _ in wanted}),
+        messages.c.event_id.in_({event for _, event in wanted}),
+    )
+    return {(row.app_id, row.event_id) for row in await conn.execute(query)}
+
+
+async def _caught(work: Any) -> Published | BaseException:
+    try:
+        result: Published = await work
+    except Exception as exc:  # returned to the request it belongs to
+        return exc
+    return result

@@ -1,0 +1,272 @@
+"""The delivery queue inside the database: claiming due deliveries under a lease, recording
+attempts with fencing, releasing leases, and the endpoint health bookkeeping that follows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from hookpost.core.models import Claim, DeliveryState, Endpoint, TriggerType
+from hookpost.core.outcomes import AttemptRecord
+from hookpost.store import rows
+from hookpost.store.base import StoreBase
+from hookpost.store.database import Conn
+from hookpost.store.endpoints import set_disabled
+from hookpost.store.schema import applications, attempts, deliveries, endpoints, messages
+
+# Backend-specific claim statements. PostgreSQL locks the chosen rows and skips rows other
+# workers hold (the CTE is materialised so the LIMIT is evaluated once); SQLite's write
+# transaction already excludes every other writer.
+_CLAIM_POSTGRES = sa.text(
+    """
+    WITH due AS MATERIALIZED (
+        SELECT id FROM deliveries
+        WHERE state = 'pending' AND next_attempt_at <= :now
+        ORDER BY next_attempt_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE deliveries AS d
+    SET next_attempt_at = :lease_until, claim_token = :token, updated_at = :now
+    FROM due WHERE d.id = due.id
+    RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.trigger, d.attempts
+    """
+)
+_CLAIM_SQLITE = sa.text(
+    """
+    UPDATE deliveries
+    SET next_attempt_at = :lease_until, claim_token = :token, updated_at = :now
+    WHERE id IN (
+        SELECT id FROM deliveries
+        WHERE state = 'pending' AND next_attempt_at <= :now
+        ORDER BY next_attempt_at
+        LIMIT :limit
+    )
+    RETURNING id, msg_id, endpoint_id, app_id, trigger, attempts
+    """
+)
+_HELD = sa.and_(
+    deliveries.c.id == sa.bindparam("b_id"), deliveries.c.claim_token == sa.bindparam("b_token")
+)
+
+
+class QueueStore(StoreBase):
+    async def claim_due(self, limit: int, lease: timedelta) -> list[Claim]:
+        """Lease up to `limit` due deliveries to this worker; expired leases count as due."""
+        now = self._clock()
+        lease_until = now + lease
+        token = uuid.uuid4().hex
+        params = {
+            "now": rows.to_us(now),
+            "lease_until": rows.to_us(lease_until),
+            "token": token,
+            "limit": limit,
+        }
+        claim = _CLAIM_SQLITE if self._db.is_sqlite else _CLAIM_POSTGRES
+        async with self._db.write() as conn:
+            claimed = (await conn.execute(claim, params)).all()
+            if not claimed:
+                return []
+            return await _load_claims(conn, token, lease_until)
+
+    async def record_attempts(self, records: Sequence[AttemptRecord]) -> list[AttemptRecord]:
+        """Write attempts and the deliveries' next states in one transaction.
+
+        Only records whose claim still holds are written (fencing); the ones written are
+        returned, so the caller acts (notifies) only on what the database accepted.
+        """
+        if not records:
+            return []
+        now = self._clock()
+        now_us = rows.to_us(now)
+        async with self._db.write() as conn:
+            held = await _still_held(conn, [r.claim for r in records])
+            kept = [
+                r for r in records if held.get(r.claim.delivery_id, ("", ""))[0] == r.claim.token
+            ]
+            if not kept:
+                return []
+            states = {r.claim.delivery_id: held[r.claim.delivery_id][1] for r in kept}
+            await conn.execute(
+                deliveries.update()
+                .where(_HELD)
+                .values(
+                    state=sa.bindparam("b_state"),
+                    attempts=sa.bindparam("b_attempts"),
+                    next_attempt_at=sa.bindparam("b_next"),
+                    claim_token=None,
+                    updated_at=now_us,
+                ),
+                [_delivery_update(r, states[r.claim.delivery_id]) for r in kept],
+            )
+            await conn.execute(attempts.insert(), [self._attempt_row(r) for r in kept])
+            await _track_endpoint_health(conn, kept, now_us)
+            for endpoint_id in {r.claim.endpoint.id for r in kept if r.decision.disable_endpoint}:
+                await conn.execute(
+                    endpoints.update()
+                    .where(endpoints.c.id == endpoint_id)
+                    .values(disabled=True, updated_at=now_us)
+                )
+                await set_disabled(conn, endpoint_id, True, now_us)
+        return kept
+
+    async def release(self, claims: Sequence[Claim], state: DeliveryState | None = None) -> None:
+        """Give leases back unused: due again now, or moved to `state` (paused, canceled)."""
+        if not claims:
+            return
+        now_us = rows.to_us(self._clock())
+        values: dict[str, Any] = {"claim_token": None, "updated_at": now_us}
+        if state in (DeliveryState.CANCELED, DeliveryState.FAILED):
+            values.update(state=state, next_attempt_at=None)
+        else:
+            values.update(state=state or DeliveryState.PENDING, next_attempt_at=now_us)
+        async with self._db.write() as conn:
+            await conn.execute(
+                deliveries.update().where(_HELD).values(values),
+                [{"b_id": c.delivery_id, "b_token": c.token} for c in claims],
+            )
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest pending delivery comes due (for the worker's sleep)."""
+        query = sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
+            deliveries.c.state == DeliveryState.PENDING
+        )
+        async with self._db.read() as conn:
+            value = (await conn.execute(query)).scalar()
+        return rows.opt_from_us(value)
+
+    def _attempt_row(self, record: AttemptRecord) -> dict[str, Any]:
+        claim, outcome = record.claim, record.outcome
+        return {
+            "id": record.attempt_id,
+            "org_id": claim.message.org_id,
+            "app_id": claim.message.app_id,
+            "msg_id": claim.message.id,
+            "endpoint_id": claim.endpoint.id,
+            "delivery_id": claim.delivery_id,
+            "url": claim.endpoint.url,
+            "method": claim.endpoint.method,
+            "status": 0 if outcome.succeeded else 2,
+            "trigger": int(claim.trigger),
+            "response_status_code": outcome.status_code,
+            "response_body": outcome.response_body,
+            "response_headers": rows.to_json(outcome.response_headers),
+            "request_headers": rows.to_json(outcome.request_headers),
+            "duration_ms": outcome.duration_ms,
+            "error_class": None if outcome.error_class is None else str(outcome.error_class),
+            "error_message": outcome.error_message,
+            "created_at": rows.to_us(record.started_at),
+        }
+
+
+def _delivery_update(record: AttemptRecord, current: str) -> dict[str, Any]:
+    """The delivery's new columns; an endpoint paused or deleted mid-flight keeps that state
+    unless the attempt succeeded."""
+    decision = record.decision
+    state, next_at = decision.state, decision.next_attempt_at
+    if current != DeliveryState.PENDING and state != DeliveryState.SUCCEEDED:
+        state = DeliveryState(current)
+        next_at = record.started_at if state == DeliveryState.PAUSED else None
+    return {
+        "b_id": record.claim.delivery_id,
+        "b_token": record.claim.token,
+        "b_state": str(state),
+        "b_attempts": decision.attempts,
+        "b_next": None if next_at is None else rows.to_us(next_at),
+    }
+
+
+async def _still_held(conn: Conn, claims: Sequence[Claim]) -> dict[str, tuple[str, str]]:
+    """Current (claim token, state) of the deliveries claims still hold, locked until commit.
+
+    Looked up by claim token (a small partial index), one statement per claim batch.
+    """
+    held: dict[str, tuple[str, str]] = {}
+    for token in {c.token for c in claims}:
+        query = (
+            sa.select(deliveries.c.id, deliveries.c.state)
+            .where(deliveries.c.claim_token == token)
+            .with_for_update()
+        )
+        held.update({r.id: (token, r.state) for r in await conn.execute(query)})
+    return held
+
+
+async def _track_endpoint_health(conn: Conn, records: Sequence[AttemptRecord], now_us: int) -> None:
+    """Remember since when each endpoint has failed without a success (for auto-disable).
+
+    Claims carry the endpoint's clock as it was, so an endpoint whose clock is already right
+    (the usual case: healthy and still healthy) costs no statement at all.
+    """
+    healthy = {r.claim.endpoint.id for r in records if r.outcome.succeeded}
+    cleared = {
+        r.claim.endpoint.id
+        for r in records
+        if r.outcome.succeeded and r.claim.endpoint.failing_since is not None
+    }
+    started = {
+        r.claim.endpoint.id
+        for r in records
+        if not r.outcome.succeeded and r.claim.endpoint.failing_since is None
+    } - healthy
+    if cleared:
+        await conn.execute(
+            endpoints.update()
+            .where(endpoints.c.id.in_(cleared), endpoints.c.failing_since.is_not(None))
+            .values(failing_since=None)
+        )
+    if started:
+        await conn.execute(
+            endpoints.update()
+            .where(endpoints.c.id.in_(started), endpoints.c.failing_since.is_(None))
+            .values(failing_since=now_us)
+        )
+
+
+_MESSAGE_COLUMNS = [c.label(f"m_{c.name}") for c in messages.c]
+_ENDPOINT_COLUMNS = [c.label(f"e_{c.name}") for c in endpoints.c]
+_LOAD_CLAIMED = (
+    sa.select(
+        deliveries.c.id,
+        deliveries.c.trigger,
+        deliveries.c.attempts,
+        applications.c.uid.label("app_uid"),
+        *_MESSAGE_COLUMNS,
+        *_ENDPOINT_COLUMNS,
+    )
+    .join(messages, messages.c.id == deliveries.c.msg_id)
+    .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
+    .join(applications, applications.c.id == deliveries.c.app_id)
+    .where(deliveries.c.claim_token == sa.bindparam("token"))
+)
+
+
+async def _load_claims(conn: Conn, token: str, lease_until: datetime) -> list[Claim]:
+    """Everything the claimed deliveries need, in one query (one fixed, cached statement)."""
+    claims = []
+    endpoints_seen: dict[str, Endpoint] = {}  # a batch often targets few endpoints
+    for row in await conn.execute(_LOAD_CLAIMED, {"token": token}):
+        mapping = row._mapping
+        endpoint = endpoints_seen.get(mapping["e_id"])
+        if endpoint is None:
+            endpoint = endpoints_seen[mapping["e_id"]] = rows.endpoint(
+                rows.Unprefixed(mapping, "e_")
+            )
+        claims.append(
+            Claim(
+                delivery_id=row.id,
+                token=token,
+                lease_until=lease_until,
+                trigger=TriggerType(row.trigger),
+                attempts=row.attempts,
+                message=rows.message(rows.Unprefixed(mapping, "m_")),
+                endpoint=endpoint,
+                app_uid=row.app_uid,
+            )
+        )
+    return claims

@@ -1,0 +1,213 @@
+"""The relational schema, shared by SQLite and PostgreSQL (SQLAlchemy Core tables).
+
+Times are integer microseconds since the epoch and JSON is stored as text, so both dialects
+behave the same; the Alembic migrations in `migrations/` must produce exactly these tables.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = sa.String(40)
+TIME = sa.BigInteger
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("org_id", ID, sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hint", sa.String(16), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("revoked_at", TIME),
+)
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("org_id", ID, sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("uid", sa.String(256)),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("throttle_rate", sa.Integer),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.Column("deleted_at", TIME),
+    sa.UniqueConstraint("org_id", "uid"),
+    sa.Index(None, "org_id", "id"),
+)
+
+event_types = sa.Table(
+    "event_types",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("org_id", ID, sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("archived", sa.Boolean, nullable=False),
+    sa.Column("deprecated", sa.Boolean, nullable=False),
+    sa.Column("schemas", sa.Text),
+    sa.Column("feature_flags", sa.Text),
+    sa.Column("group_name", sa.Text),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.UniqueConstraint("org_id", "name"),
+)
+
+endpoints = sa.Table(
+    "endpoints",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("org_id", ID, nullable=False),
+    sa.Column("app_id", ID, sa.ForeignKey("applications.id"), nullable=False),
+    sa.Column("uid", sa.String(256)),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("event_types", sa.Text),
+    sa.Column("channels", sa.Text),
+    sa.Column("throttle_rate", sa.Integer),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("headers", sa.Text, nullable=False),
+    sa.Column("keys", sa.Text, nullable=False),
+    sa.Column("failing_since", TIME),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.Column("deleted_at", TIME),
+    sa.UniqueConstraint("app_id", "uid"),
+    sa.Index(None, "app_id", "id"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("org_id", ID, nullable=False),
+    sa.Column("app_id", ID, sa.ForeignKey("applications.id"), nullable=False),
+    sa.Column("event_type", sa.String(256), nullable=False),
+    sa.Column("event_id", sa.String(256)),
+    sa.Column("channels", sa.Text),
+    sa.Column("tags", sa.Text),
+    sa.Column("payload", sa.LargeBinary),
+    sa.Column("raw_payload", sa.Boolean, nullable=False),
+    sa.Column("idempotency_key", sa.String(64)),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("expires_at", TIME, nullable=False),
+    sa.UniqueConstraint("app_id", "event_id"),
+    sa.UniqueConstraint("org_id", "idempotency_key"),
+    sa.Index(None, "app_id", "id"),
+    sa.Index(None, "expires_at"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("org_id", ID, nullable=False),
+    sa.Column("app_id", ID, nullable=False),
+    sa.Column("msg_id", ID, sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("endpoint_id", ID, sa.ForeignKey("endpoints.id"), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("trigger", sa.SmallInteger, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    # For a pending delivery: when it is due, or when a worker's lease on it runs out.
+    sa.Column("next_attempt_at", TIME),
+    sa.Column("claim_token", sa.String(32)),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.Index(None, "msg_id", "endpoint_id"),
+    sa.Index(None, "endpoint_id", "msg_id"),
+    sa.Index(
+        "ix_deliveries_due",
+        "next_attempt_at",
+        postgresql_where=sa.text("state = 'pending'"),
+        sqlite_where=sa.text("state = 'pending'"),
+    ),
+    # Leased deliveries by claim token: loading a claim and fencing its results.
+    sa.Index(
+        "ix_deliveries_claim",
+        "claim_token",
+        postgresql_where=sa.text("claim_token IS NOT NULL"),
+        sqlite_where=sa.text("claim_token IS NOT NULL"),
+    ),
+    # One scheduled delivery per message and endpoint, so a fan-out can never double.
+    sa.Index(
+        "uq_deliveries_scheduled",
+        "msg_id",
+        "endpoint_id",
+        unique=True,
+        postgresql_where=sa.text("trigger = 0"),
+        sqlite_where=sa.text("trigger = 0"),
+    ),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("org_id", ID, nullable=False),
+    sa.Column("app_id", ID, nullable=False),
+    sa.Column("msg_id", ID, nullable=False),
+    sa.Column("endpoint_id", ID, nullable=False),
+    sa.Column("delivery_id", ID, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("status", sa.SmallInteger, nullable=False),
+    sa.Column("trigger", sa.SmallInteger, nullable=False),
+    sa.Column("response_status_code", sa.Integer, nullable=False),
+    sa.Column("response_body", sa.Text, nullable=False),
+    sa.Column("response_headers", sa.Text, nullable=False),
+    sa.Column("request_headers", sa.Text, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("error_class", sa.String(32)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Index(None, "msg_id", "id"),
+    sa.Index(None, "endpoint_id", "id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("key_hash", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("body", sa.LargeBinary),
+    sa.Column("locked_until", TIME, nullable=False),
+    sa.Column("expires_at", TIME, nullable=False),
+    sa.Index(None, "expires_at"),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("org_id", ID, nullable=False),
+    sa.Column("app_id", ID, nullable=False),
+    sa.Column("endpoint_id", ID, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("messages", sa.Integer, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+)

@@ -1,0 +1,133 @@
+"""Operational webhooks and auto-disable, end to end: the operator hears about endpoints that
+fail, recover or get disabled, through signed webhooks of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import standardwebhooks
+from svix.api import ApplicationIn, EndpointIn, EndpointPatch, MessageIn
+
+from tests.support import databases
+from tests.support.live import Live, unique
+from tests.support.receiver import Behaviour, Receiver
+from tests.support.server import ServerProcess
+from tests.support.waiting import eventually
+
+OPERATOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@pytest.fixture(scope="module")
+def operator() -> Iterator[Receiver]:
+    running = Receiver().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def live(
+    request: pytest.FixtureRequest, operator: Receiver, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    folder: Path = tmp_path_factory.mktemp(request.param)
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'hookpost.sqlite3'}"
+    else:
+        databases.require_postgres()
+        url = databases.create_postgres_database()
+    env = {
+        "HOOKPOST_RETRY_SCHEDULE": "0.1,0.1,0.1,0.1",
+        "HOOKPOST_DISABLE_AFTER": "0.3s",
+        "HOOKPOST_OPERATIONAL_WEBHOOK_URL": f"{operator.url}/ops",
+        "HOOKPOST_OPERATIONAL_WEBHOOK_SECRET": OPERATOR_SECRET,
+    }
+    process = ServerProcess(url, folder / "server.log", env=env).start()
+    live = Live(request.param, url, process)
+    try:
+        yield live
+    finally:
+        live.close()
+        if request.param == "postgres":
+            databases.drop_postgres_database(url)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver().start()
+    yield running
+    running.stop()
+
+
+def notices(operator: Receiver, endpoint_id: str) -> list[dict[str, Any]]:
+    found = []
+    for request in list(operator.requests):
+        body = json.loads(request.body)
+        if body["data"].get("endpointId") == endpoint_id:
+            found.append(body)
+    return found
+
+
+def setup(live: Live, receiver: Receiver) -> tuple[str, str]:
+    sdk = live.sdk()
+    app = sdk.application.create(ApplicationIn(name="ops", uid=unique("app")))
+    ep = sdk.endpoint.create(app.id, EndpointIn(url=f"{receiver.url}/hook"))
+    return app.id, ep.id
+
+
+def test_a_dead_endpoint_is_reported_failing_exhausted_and_disabled(
+    live: Live, receiver: Receiver, operator: Receiver
+) -> None:
+    app_id, ep_id = setup(live, receiver)
+    receiver.script(lambda _r: Behaviour(500))
+    msg = live.sdk().message.create(app_id, MessageIn(event_type="invoice.paid", payload={}))
+    receiver.wait_for(5)
+    eventually(lambda: live.sdk().endpoint.get(app_id, ep_id).disabled, what="auto-disable")
+    types = eventually(
+        lambda: (
+            [n["type"] for n in notices(operator, ep_id)]
+            if len(notices(operator, ep_id)) >= 3
+            else None
+        ),
+        what="three operational webhooks",
+    )
+    assert sorted(types) == [
+        "endpoint.disabled",
+        "message.attempt.exhausted",
+        "message.attempt.failing",
+    ]
+    exhausted = next(
+        n for n in notices(operator, ep_id) if n["type"] == "message.attempt.exhausted"
+    )
+    assert exhausted["data"]["msgId"] == msg.id
+    assert exhausted["data"]["appId"] == app_id
+    assert exhausted["data"]["lastAttempt"]["responseStatusCode"] == 500
+    assert exhausted["data"]["lastAttempt"]["id"].startswith("atmpt_")
+    for request in operator.requests:
+        standardwebhooks.Webhook(OPERATOR_SECRET).verify(request.body, request.headers)
+    assert len(receiver.requests) == 5  # the disabled endpoint gets nothing more
+    live.sdk().message.create(app_id, MessageIn(event_type="invoice.paid", payload={}))
+    live.sdk().endpoint.patch(app_id, ep_id, EndpointPatch(disabled=False))
+    assert live.sdk().endpoint.get(app_id, ep_id).disabled is False
+
+
+def test_success_after_four_failures_is_reported_recovered(
+    live: Live, receiver: Receiver, operator: Receiver
+) -> None:
+    app_id, ep_id = setup(live, receiver)
+    receiver.answer(500, 502, 503, 504)
+    live.sdk().message.create(app_id, MessageIn(event_type="invoice.paid", payload={}))
+    receiver.wait_for(5)
+    types = eventually(
+        lambda: (
+            [n["type"] for n in notices(operator, ep_id)]
+            if len(notices(operator, ep_id)) >= 2
+            else None
+        ),
+        what="failing and recovered",
+    )
+    assert sorted(types) == ["message.attempt.failing", "message.attempt.recovered"]
+    assert live.sdk().endpoint.get(app_id, ep_id).disabled is False

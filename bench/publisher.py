@@ -1,0 +1,227 @@
+"""The publishing client, in its own process: aiohttp bursts from ~64 concurrent clients
+or paced publishing at a fixed rate; it also creates applications and endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from multiprocessing.connection import Connection
+from typing import Any
+
+import aiohttp
+import orjson
+
+from bench.procs import Remote, answer
+from bench.stats import percentiles
+from bench.wire import publish_body
+
+
+class Api:
+    def __init__(self, base: str, token: str, connections: int) -> None:
+        self.base = base
+        self.headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=connections),
+            timeout=aiohttp.ClientTimeout(total=60),
+        )
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        async with self.session.post(self.base + path, data=body, headers=self.headers) as r:
+            return r.status, await r.read()
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+async def create_app(base: str, token: str, uid: str) -> str:
+    api = Api(base, token, 4)
+    try:
+        status, body = await api.post("/api/v1/app", orjson.dumps({"name": uid, "uid": uid}))
+    finally:
+        await api.close()
+    if status != 201:
+        raise RuntimeError(f"creating app {uid}: {status} {body[:300]!r}")
+    return str(orjson.loads(body)["id"])
+
+
+async def create_endpoints(base: str, token: str, app: str, urls: list[str]) -> list[str]:
+    api = Api(base, token, 16)
+    ids: list[str] = [""] * len(urls)
+    queue = list(enumerate(urls))
+
+    async def lane() -> None:
+        while queue:
+            index, url = queue.pop()
+            status, body = await api.post(f"/api/v1/app/{app}/endpoint", orjson.dumps({"url": url}))
+            if status != 201:
+                raise RuntimeError(f"creating endpoint {url}: {status} {body[:300]!r}")
+            ids[index] = orjson.loads(body)["id"]
+
+    try:
+        await asyncio.gather(*(lane() for _ in range(16)))
+    finally:
+        await api.close()
+    return ids
+
+
+async def burst(
+    base: str, token: str, app: str, count: int, concurrency: int, seconds: float | None
+) -> dict[str, Any]:
+    """Publish up to `count` messages (for at most `seconds`) from `concurrency` clients as
+    fast as the API accepts them."""
+    api = Api(base, token, concurrency)
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+    remaining = iter(range(count))
+    path = f"/api/v1/app/{app}/msg"
+    per_second: Counter[int] = Counter()
+    first, started = time.time(), time.perf_counter()
+    deadline = None if seconds is None else started + seconds
+
+    async def client() -> None:
+        for index in remaining:
+            if deadline is not None and time.perf_counter() > deadline:
+                return
+            sent = time.perf_counter()
+            status, _ = await api.post(path, publish_body(index))
+            done = time.perf_counter()
+            latencies.append(done - sent)
+            statuses[status] += 1
+            per_second[int(done - started)] += status == 202
+
+    try:
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    finally:
+        await api.close()
+    accepted = statuses.get(202, 0)
+    return {
+        "sent": sum(statuses.values()),
+        "accepted": accepted,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "seconds": elapsed,
+        "rate": accepted / elapsed,
+        "first_sent": first,
+        "concurrency": concurrency,
+        "api_latency_ms": percentiles([x * 1000 for x in latencies]),
+        "accepted_per_second": [per_second[i] for i in range(int(elapsed) + 1)],
+    }
+
+
+async def paced(
+    base: str, token: str, app: str, rate: float, seconds: float, max_in_flight: int
+) -> dict[str, Any]:
+    """Publish at `rate` messages/s for `seconds`, each on its own schedule slot."""
+    api = Api(base, token, max_in_flight)
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+    slots = asyncio.Semaphore(max_in_flight)
+    path = f"/api/v1/app/{app}/msg"
+    count = int(rate * seconds)
+    late = 0
+
+    async def one(index: int) -> None:
+        try:
+            started = time.perf_counter()
+            status, _ = await api.post(path, publish_body(index))
+            latencies.append(time.perf_counter() - started)
+            statuses[status] += 1
+        finally:
+            slots.release()
+
+    tasks = []
+    try:
+        start = time.perf_counter()
+        for index in range(count):
+            due = start + index / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.05:
+                late += 1
+            await slots.acquire()
+            tasks.append(asyncio.create_task(one(index)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    finally:
+        await api.close()
+    return {
+        "sent": count,
+        "accepted": statuses.get(202, 0),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "target_rate": rate,
+        "achieved_rate": count / elapsed,
+        "late_sends": late,
+        "api_latency_ms": percentiles([x * 1000 for x in latencies]),
+    }
+
+
+def _main(conn: Connection) -> None:
+    import uvloop  # noqa: PLC0415 - child process only
+
+    loop = uvloop.new_event_loop()
+
+    def sync(function: Any) -> Any:
+        return lambda **kwargs: loop.run_until_complete(function(**kwargs))
+
+    handlers = {
+        "create_app": sync(create_app),
+        "create_endpoints": sync(create_endpoints),
+        "burst": sync(burst),
+        "paced": sync(paced),
+    }
+    while answer(conn, handlers):
+        pass
+    loop.close()
+
+
+class Publisher:
+    """The benchmark's handle on the publishing process (bound to one hookpost API)."""
+
+    def __init__(self) -> None:
+        self.remote = Remote(_main, "publisher")
+
+    def create_app(self, base: str, token: str, uid: str) -> str:
+        return str(self.remote.call("create_app", base=base, token=token, uid=uid))
+
+    def create_endpoints(self, base: str, token: str, app: str, urls: list[str]) -> list[str]:
+        found = self.remote.call("create_endpoints", base=base, token=token, app=app, urls=urls)
+        return list(found)
+
+    def burst(
+        self,
+        base: str,
+        token: str,
+        app: str,
+        count: int,
+        *,
+        seconds: float | None = None,
+        concurrency: int = 64,
+    ) -> Any:
+        return self.remote.call(
+            "burst",
+            base=base,
+            token=token,
+            app=app,
+            count=count,
+            concurrency=concurrency,
+            seconds=seconds,
+        )
+
+    def paced(
+        self, base: str, token: str, app: str, rate: float, seconds: float, max_in_flight: int = 256
+    ) -> Any:
+        return self.remote.call(
+            "paced",
+            base=base,
+            token=token,
+            app=app,
+            rate=rate,
+            seconds=seconds,
+            max_in_flight=max_in_flight,
+        )
+
+    def stop(self) -> None:
+        self.remote.stop()

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
@@ -192,6 +194,39 @@ class Database:
             yield conn
 
     @contextlib.asynccontextmanager
+    async def driver_write(self) -> AsyncIterator[asyncpg.Connection]:
+        """PostgreSQL only: a read-write transaction straight on the asyncpg connection.
+
+        For the hot paths (publish, claim, record), whose small transactions cost three times
+        the CPU through SQLAlchemy's per-statement machinery that they cost on the driver.
+        The connection comes from the same pool; one left in doubt is invalidated, not reused.
+        """
+        async with translated(), self.engine.connect() as conn:
+            fairy = await conn.get_raw_connection()
+            driver: asyncpg.Connection = fairy.driver_connection
+            try:
+                async with driver.transaction():
+                    yield driver
+            except asyncpg.PostgresError as error:
+                sqlstate = str(getattr(error, "sqlstate", "") or "")
+                if sqlstate[:2] in _UNAVAILABLE_CLASSES or _unusable(driver):
+                    await conn.invalidate()
+                    raise Unavailable(f"the database is unavailable: {error}") from error
+                if sqlstate.startswith("22"):
+                    raise BadRequest(f"the database refused a value: {error}") from error
+                raise
+            except _CONNECTION_LOST as error:
+                await conn.invalidate()
+                raise Unavailable(f"the database connection was lost: {error}") from error
+            except BaseException:
+                # Cancelled mid-statement, or a failure of ours: SQLAlchemy's pool cannot see
+                # a transaction left open on the driver, so such a connection is not reused.
+                cancelled = isinstance(sys.exc_info()[1], asyncio.CancelledError)
+                if cancelled or _unusable(driver):
+                    await conn.invalidate()
+                raise
+
+    @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
         """A read-only snapshot (one transaction, so several queries agree)."""
         if self._sqlite is not None:
@@ -245,6 +280,23 @@ async def translated() -> AsyncIterator[None]:
         raise
     except (TimeoutError, OSError) as error:
         raise Unavailable(f"the database is unreachable: {error}") from error
+
+
+def _unusable(driver: asyncpg.Connection) -> bool:
+    return bool(driver.is_closed() or driver.is_in_transaction())
+
+
+# asyncpg's ways of saying the connection, not the statement, failed (InternalClientError:
+# the server hung up while the client was mid-protocol).
+_CONNECTION_LOST = (
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+# SQLSTATE classes that mean the server or the connection, not the statement, failed:
+# connection exception, insufficient resources, operator intervention, system error.
+_UNAVAILABLE_CLASSES = frozenset({"08", "53", "57", "58"})
 
 
 def _first_line(error: exc.DBAPIError) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
+import asyncpg
 import sqlalchemy as sa
 
 from hookpost.core import ids
@@ -22,6 +23,7 @@ from hookpost.store import rows
 from hookpost.store.applications import ApplicationStore
 from hookpost.store.database import Conn
 from hookpost.store.group_commit import GroupCommit
+from hookpost.store.publishing_postgres import DriverPublishRows
 from hookpost.store.schema import applications, deliveries, endpoints, messages
 
 
@@ -71,10 +73,14 @@ class PublishingStore(ApplicationStore):
         self, batch: Sequence[PublishRequest]
     ) -> Sequence[Published | BaseException]:
         try:
-            async with self._db.write() as conn:
-                results = await self._publish_together(conn, batch)
+            if self._db.is_sqlite:
+                async with self._db.write() as conn:
+                    results = await self._publish_together(SqlPublishRows(conn), batch)
+            else:
+                async with self._db.driver_write() as driver:
+                    results = await self._publish_together(DriverPublishRows(driver), batch)
             return [r.outcome() for r in results]
-        except sa.exc.IntegrityError:
+        except (sa.exc.IntegrityError, asyncpg.IntegrityConstraintViolationError):
             # Another process won a unique key (eventId, idempotency key) after our checks;
             # settled one by one, each request gets its own answer.
             return [await _caught(self._publish_alone(r)) for r in batch]
@@ -82,16 +88,18 @@ class PublishingStore(ApplicationStore):
     async def _publish_alone(self, request: PublishRequest) -> Published:
         try:
             async with self._db.write() as conn:
-                return (await self._publish_together(conn, [request]))[0].unwrap()
+                return (await self._publish_together(SqlPublishRows(conn), [request]))[0].unwrap()
         except sa.exc.IntegrityError:
             # A concurrent publish took a unique key; a second run answers as a duplicate.
             async with self._db.write() as conn:
-                return (await self._publish_together(conn, [request]))[0].unwrap()
+                return (await self._publish_together(SqlPublishRows(conn), [request]))[0].unwrap()
 
-    async def _publish_together(self, conn: Conn, batch: Sequence[PublishRequest]) -> list[_Result]:
-        apps = await self._resolve_apps(conn, batch)
-        earlier = await _earlier_by_key(conn, batch)
-        taken = await _taken_event_ids(conn, batch, apps)
+    async def _publish_together(
+        self, sql: PublishRows, batch: Sequence[PublishRequest]
+    ) -> list[_Result]:
+        apps = await self._resolve_apps(sql, batch)
+        earlier = await _earlier_by_key(sql, batch)
+        taken = await _taken_event_ids(sql, batch, apps)
         results: list[_Result] = []
         first_with_key: dict[tuple[str, str], int] = {}
         fresh: list[tuple[int, Application, Message]] = []
@@ -119,8 +127,8 @@ class PublishingStore(ApplicationStore):
                     first_with_key[key] = n
                 results.append(_Result())
         if fresh:
-            await conn.execute(messages.insert(), [_message_row(m, batch[n]) for n, _, m in fresh])
-            counts = await self._fan_out(conn, [(batch[n], app, m) for n, app, m in fresh])
+            await sql.insert_messages([_message_row(m, batch[n]) for n, _, m in fresh])
+            counts = await self._fan_out(sql, [(batch[n], app, m) for n, app, m in fresh])
             for (n, app, message), count in zip(fresh, counts, strict=True):
                 results[n] = _Result(Published(message, app, count, created=True))
         for n, result in enumerate(results):
@@ -131,25 +139,22 @@ class PublishingStore(ApplicationStore):
         return results
 
     async def _resolve_apps(
-        self, conn: Conn, batch: Sequence[PublishRequest]
+        self, sql: PublishRows, batch: Sequence[PublishRequest]
     ) -> dict[tuple[str, str], Application]:
         found: dict[tuple[str, str], Application] = {}
         for org_id in {r.org_id for r in batch}:
             refs = {r.app_ref for r in batch if r.org_id == org_id}
-            query = sa.select(applications).where(
-                applications.c.org_id == org_id,
-                applications.c.deleted_at.is_(None),
-                sa.or_(applications.c.id.in_(refs), applications.c.uid.in_(refs)),
-            )
-            for row in await conn.execute(query):
-                app = rows.application(row)
+            for app in await sql.applications(org_id, refs):
                 found[(org_id, app.id)] = app
                 if app.uid is not None:
                     found[(org_id, app.uid)] = app
         for request in batch:
             key = (request.org_id, request.app_ref)
             if key not in found and request.create_app is not None:
-                created = await self._insert_application(conn, request.org_id, request.create_app)
+                assert isinstance(sql, SqlPublishRows), "creating publishes run on SQLAlchemy"
+                created = await self._insert_application(
+                    sql.conn, request.org_id, request.create_app
+                )
                 if created is None:
                     raise Conflict("An application with that uid already exists")
                 found[key] = created
@@ -175,20 +180,12 @@ class PublishingStore(ApplicationStore):
 
     async def _fan_out(
         self,
-        conn: Conn,
+        sql: PublishRows,
         published: Sequence[tuple[PublishRequest, Application, Message]],
     ) -> list[int]:
         """Insert one delivery per matching endpoint; returns the count per message."""
-        app_ids = {app.id for _, app, _ in published}
-        query = sa.select(
-            endpoints.c.id, endpoints.c.app_id, endpoints.c.event_types, endpoints.c.channels
-        ).where(
-            endpoints.c.app_id.in_(app_ids),
-            endpoints.c.deleted_at.is_(None),
-            endpoints.c.disabled.is_(False),
-        )
         by_app: dict[str, list[Any]] = {}
-        for row in await conn.execute(query):
+        for row in await sql.endpoint_filters({app.id for _, app, _ in published}):
             by_app.setdefault(row.app_id, []).append(row)
         delivery_rows: list[dict[str, object]] = []
         counts = []
@@ -201,7 +198,7 @@ class PublishingStore(ApplicationStore):
             counts.append(len(targets))
             delivery_rows += [self._delivery_row(message, ep) for ep in targets]
         if delivery_rows:
-            await conn.execute(deliveries.insert(), delivery_rows)
+            await sql.insert_deliveries(delivery_rows)
         return counts
 
     def _delivery_row(self, message: Message, endpoint_id: str) -> dict[str, object]:
@@ -265,19 +262,16 @@ def _message_row(message: Message, request: PublishRequest) -> dict[str, object]
 
 
 async def _earlier_by_key(
-    conn: Conn, batch: Sequence[PublishRequest]
+    sql: PublishRows, batch: Sequence[PublishRequest]
 ) -> dict[tuple[str, str], Message]:
     keys = {r.idempotency_key for r in batch if r.idempotency_key is not None}
     if not keys:
         return {}
-    query = sa.select(messages).where(messages.c.idempotency_key.in_(keys))
-    return {
-        (row.org_id, row.idempotency_key): rows.message(row) for row in await conn.execute(query)
-    }
+    return {(m.org_id, key): m for m, key in await sql.messages_by_key(keys)}
 
 
 async def _taken_event_ids(
-    conn: Conn,
+    sql: PublishRows,
     batch: Sequence[PublishRequest],
     apps: dict[tuple[str, str], Application],
 ) -> set[tuple[str, str]]:
@@ -288,11 +282,66 @@ async def _taken_event_ids(
     }
     if not wanted:
         return set()
-    query = sa.select(messages.c.app_id, messages.c.event_id).where(
-        messages.c.app_id.in_({app for app, _ in wanted}),
-        messages.c.event_id.in_({event for _, event in wanted}),
-    )
-    return {(row.app_id, row.event_id) for row in await conn.execute(query)}
+    return await sql.event_ids_taken({app for app, _ in wanted}, {event for _, event in wanted})
+
+
+class PublishRows(Protocol):
+    """The reads and writes of a publish, as SQLAlchemy statements or straight on asyncpg."""
+
+    async def applications(self, org_id: str, refs: set[str]) -> list[Application]: ...
+
+    async def messages_by_key(self, keys: set[str]) -> list[tuple[Message, str]]: ...
+
+    async def event_ids_taken(
+        self, app_ids: set[str], event_ids: set[str]
+    ) -> set[tuple[str, str]]: ...
+
+    async def insert_messages(self, message_rows: list[dict[str, Any]]) -> None: ...
+
+    async def endpoint_filters(self, app_ids: set[str]) -> Sequence[Any]: ...
+
+    async def insert_deliveries(self, delivery_rows: list[dict[str, Any]]) -> None: ...
+
+
+class SqlPublishRows:
+    """A publish's statements in SQLAlchemy Core (SQLite, and PostgreSQL's rarer publishes)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    async def applications(self, org_id: str, refs: set[str]) -> list[Application]:
+        query = sa.select(applications).where(
+            applications.c.org_id == org_id,
+            applications.c.deleted_at.is_(None),
+            sa.or_(applications.c.id.in_(refs), applications.c.uid.in_(refs)),
+        )
+        return [rows.application(row) for row in await self.conn.execute(query)]
+
+    async def messages_by_key(self, keys: set[str]) -> list[tuple[Message, str]]:
+        query = sa.select(messages).where(messages.c.idempotency_key.in_(keys))
+        return [(rows.message(row), row.idempotency_key) for row in await self.conn.execute(query)]
+
+    async def event_ids_taken(self, app_ids: set[str], event_ids: set[str]) -> set[tuple[str, str]]:
+        query = sa.select(messages.c.app_id, messages.c.event_id).where(
+            messages.c.app_id.in_(app_ids), messages.c.event_id.in_(event_ids)
+        )
+        return {(row.app_id, row.event_id) for row in await self.conn.execute(query)}
+
+    async def insert_messages(self, message_rows: list[dict[str, Any]]) -> None:
+        await self.conn.execute(messages.insert(), message_rows)
+
+    async def endpoint_filters(self, app_ids: set[str]) -> Sequence[Any]:
+        query = sa.select(
+            endpoints.c.id, endpoints.c.app_id, endpoints.c.event_types, endpoints.c.channels
+        ).where(
+            endpoints.c.app_id.in_(app_ids),
+            endpoints.c.deleted_at.is_(None),
+            endpoints.c.disabled.is_(False),
+        )
+        return list(await self.conn.execute(query))
+
+    async def insert_deliveries(self, delivery_rows: list[dict[str, Any]]) -> None:
+        await self.conn.execute(deliveries.insert(), delivery_rows)
 
 
 async def _caught(work: Any) -> Published | BaseException:

@@ -5,7 +5,7 @@ attempts with fencing, releasing leases, and the endpoint health bookkeeping tha
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,30 +13,14 @@ import sqlalchemy as sa
 
 from hookpost.core.models import Claim, DeliveryState, Endpoint, TriggerType
 from hookpost.core.outcomes import AttemptRecord
-from hookpost.store import rows
+from hookpost.store import queue_postgres, rows
 from hookpost.store.base import StoreBase
 from hookpost.store.database import Conn
 from hookpost.store.endpoints import set_disabled
 from hookpost.store.schema import applications, attempts, deliveries, endpoints, messages
 
-# Backend-specific claim statements. PostgreSQL locks the chosen rows and skips rows other
-# workers hold (the CTE is materialised so the LIMIT is evaluated once); SQLite's write
-# transaction already excludes every other writer.
-_CLAIM_POSTGRES = sa.text(
-    """
-    WITH due AS MATERIALIZED (
-        SELECT id FROM deliveries
-        WHERE state = 'pending' AND next_attempt_at <= :now
-        ORDER BY next_attempt_at
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE deliveries AS d
-    SET next_attempt_at = :lease_until, claim_token = :token, updated_at = :now
-    FROM due WHERE d.id = due.id
-    RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.trigger, d.attempts
-    """
-)
+# SQLite's write transaction already excludes every other writer, so a plain UPDATE claims;
+# PostgreSQL claims in queue_postgres.py.
 _CLAIM_SQLITE = sa.text(
     """
     UPDATE deliveries
@@ -61,18 +45,18 @@ class QueueStore(StoreBase):
         now = self._clock()
         lease_until = now + lease
         token = uuid.uuid4().hex
-        params = {
-            "now": rows.to_us(now),
-            "lease_until": rows.to_us(lease_until),
-            "token": token,
-            "limit": limit,
-        }
-        claim = _CLAIM_SQLITE if self._db.is_sqlite else _CLAIM_POSTGRES
+        now_us, lease_until_us = rows.to_us(now), rows.to_us(lease_until)
+        if not self._db.is_sqlite:
+            async with self._db.driver_write() as driver:
+                found = await queue_postgres.claim(driver, now_us, limit, lease_until_us, token)
+            return _claims(found, token, lease_until)
+        params = {"now": now_us, "lease_until": lease_until_us, "token": token, "limit": limit}
         async with self._db.write() as conn:
-            claimed = (await conn.execute(claim, params)).all()
+            claimed = (await conn.execute(_CLAIM_SQLITE, params)).all()
             if not claimed:
                 return []
-            return await _load_claims(conn, token, lease_until)
+            found = [row._mapping for row in await conn.execute(_LOAD_CLAIMED, {"token": token})]
+        return _claims(found, token, lease_until)
 
     async def record_attempts(self, records: Sequence[AttemptRecord]) -> list[AttemptRecord]:
         """Write attempts and the deliveries' next states in one transaction.
@@ -82,13 +66,23 @@ class QueueStore(StoreBase):
         """
         if not records:
             return []
-        now = self._clock()
-        now_us = rows.to_us(now)
+        now_us = rows.to_us(self._clock())
+        if not self._db.is_sqlite and not any(r.decision.disable_endpoint for r in records):
+            async with self._db.driver_write() as driver:
+                held = await queue_postgres.still_held(driver, {r.claim.token for r in records})
+                kept = _still_holding(records, held)
+                if kept:
+                    await queue_postgres.write_results(
+                        driver,
+                        [_delivery_update(r, held[r.claim.delivery_id][1]) for r in kept],
+                        [self._attempt_row(r) for r in kept],
+                        now_us,
+                    )
+                    await queue_postgres.track_failing(driver, *_failing_changes(kept), now_us)
+            return kept
         async with self._db.write() as conn:
             held = await _still_held(conn, [r.claim for r in records])
-            kept = [
-                r for r in records if held.get(r.claim.delivery_id, ("", ""))[0] == r.claim.token
-            ]
+            kept = _still_holding(records, held)
             if not kept:
                 return []
             states = {r.claim.delivery_id: held[r.claim.delivery_id][1] for r in kept}
@@ -197,11 +191,18 @@ async def _still_held(conn: Conn, claims: Sequence[Claim]) -> dict[str, tuple[st
     return held
 
 
-async def _track_endpoint_health(conn: Conn, records: Sequence[AttemptRecord], now_us: int) -> None:
-    """Remember since when each endpoint has failed without a success (for auto-disable).
+def _still_holding(
+    records: Sequence[AttemptRecord], held: dict[str, tuple[str, str]]
+) -> list[AttemptRecord]:
+    """The records whose claims still hold (fencing: a lease taken over is not recorded)."""
+    return [r for r in records if held.get(r.claim.delivery_id, ("", ""))[0] == r.claim.token]
+
+
+def _failing_changes(records: Sequence[AttemptRecord]) -> tuple[set[str], set[str]]:
+    """Endpoints whose failing-since clock to clear (a success) and to start (a first failure).
 
     Claims carry the endpoint's clock as it was, so an endpoint whose clock is already right
-    (the usual case: healthy and still healthy) costs no statement at all.
+    (the usual case: healthy and still healthy) needs no change at all.
     """
     healthy = {r.claim.endpoint.id for r in records if r.outcome.succeeded}
     cleared = {
@@ -214,6 +215,12 @@ async def _track_endpoint_health(conn: Conn, records: Sequence[AttemptRecord], n
         for r in records
         if not r.outcome.succeeded and r.claim.endpoint.failing_since is None
     } - healthy
+    return cleared, started
+
+
+async def _track_endpoint_health(conn: Conn, records: Sequence[AttemptRecord], now_us: int) -> None:
+    """Remember since when each endpoint has failed without a success (for auto-disable)."""
+    cleared, started = _failing_changes(records)
     if cleared:
         await conn.execute(
             endpoints.update()
@@ -246,12 +253,11 @@ _LOAD_CLAIMED = (
 )
 
 
-async def _load_claims(conn: Conn, token: str, lease_until: datetime) -> list[Claim]:
-    """Everything the claimed deliveries need, in one query (one fixed, cached statement)."""
+def _claims(found: Iterable[Mapping[str, Any]], token: str, lease_until: datetime) -> list[Claim]:
+    """Claims from the rows of a claim-and-load (labelled as `_LOAD_CLAIMED` labels them)."""
     claims = []
     endpoints_seen: dict[str, Endpoint] = {}  # a batch often targets few endpoints
-    for row in await conn.execute(_LOAD_CLAIMED, {"token": token}):
-        mapping = row._mapping
+    for mapping in found:
         endpoint = endpoints_seen.get(mapping["e_id"])
         if endpoint is None:
             endpoint = endpoints_seen[mapping["e_id"]] = rows.endpoint(
@@ -259,14 +265,14 @@ async def _load_claims(conn: Conn, token: str, lease_until: datetime) -> list[Cl
             )
         claims.append(
             Claim(
-                delivery_id=row.id,
+                delivery_id=mapping["id"],
                 token=token,
                 lease_until=lease_until,
-                trigger=TriggerType(row.trigger),
-                attempts=row.attempts,
+                trigger=TriggerType(mapping["trigger"]),
+                attempts=mapping["attempts"],
                 message=rows.message(rows.Unprefixed(mapping, "m_")),
                 endpoint=endpoint,
-                app_uid=row.app_uid,
+                app_uid=mapping["app_uid"],
             )
         )
     return claims

@@ -1,0 +1,275 @@
+"""The delivery queue in the store, on SQLite (SQLAlchemy statements) and PostgreSQL (asyncpg
+statements): claims lease due rows with what they need, records are fenced by claim token,
+endpoint health is tracked, and a lost PostgreSQL connection is never handed out again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hookpost.core.errors import Unavailable
+from hookpost.core.fields import ApplicationFields, EndpointFields, NewMessage
+from hookpost.core.ids import IdFactory
+from hookpost.core.models import Claim, DeliveryState, TriggerType
+from hookpost.core.outcomes import AttemptRecord, Decision, ErrorClass, Outcome
+from hookpost.store import Store, migrate
+from hookpost.store.database import Database
+from hookpost.store.schema import attempts, deliveries, endpoints
+from tests.support import databases
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+LEASE = timedelta(seconds=30)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Queue:
+    store: Store
+    clock: Clock
+    org: str
+    app: str
+    endpoint: str
+    url: str
+
+
+@contextlib.asynccontextmanager
+async def open_queue(url: str) -> AsyncIterator[Queue]:
+    database = Database(url)
+    try:
+        await migrate.upgrade(database)
+        clock = Clock()
+        store = Store(database, clock, IdFactory(clock, os.urandom))
+        org = (await store.create_organization("queue")).id
+        app = (await store.create_application(org, ApplicationFields("app"))).id
+        made = await store.create_endpoint(
+            org, app, EndpointFields(url="https://example.com/hook"), SECRET
+        )
+        yield Queue(store, clock, org, app, made.id, url)
+    finally:
+        await database.close()
+
+
+@contextlib.asynccontextmanager
+async def postgres_queue() -> AsyncIterator[Queue]:
+    """A queue on an empty PostgreSQL database of its own."""
+    await asyncio.to_thread(databases.require_postgres)
+    url = await asyncio.to_thread(databases.create_postgres_database)
+    try:
+        async with open_queue(url) as queue:
+            yield queue
+    finally:
+        await asyncio.to_thread(databases.drop_postgres_database, url)
+
+
+@pytest.fixture
+async def pg_queue() -> AsyncIterator[Queue]:
+    async with postgres_queue() as queue:
+        yield queue
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Queue]:
+    """A store on an empty database of its own (a claim takes due rows of every tenant)."""
+    if request.param == "postgres":
+        async with postgres_queue() as queue:
+            yield queue
+        return
+    async with open_queue(f"sqlite:///{tmp_path / 'queue.sqlite3'}") as queue:
+        yield queue
+
+
+async def publish(queue: Queue, count: int) -> list[str]:
+    ids = []
+    for n in range(count):
+        new = NewMessage(event_type="invoice.paid", payload=b'{"n":%d}' % n)
+        ids.append((await queue.store.publish(queue.org, queue.app, new)).message.id)
+    return ids
+
+
+def record(claim: Claim, status: int, state: DeliveryState, at: datetime) -> AttemptRecord:
+    error = None if status else ErrorClass.REFUSED
+    outcome = Outcome(
+        status_code=status,
+        duration_ms=12,
+        error_class=error,
+        response_body="ok" if status else "",
+        request_headers={"webhook-id": claim.message.id},
+    )
+    next_at = at + timedelta(seconds=5) if state is DeliveryState.PENDING else None
+    decision = Decision(state=state, attempts=claim.attempts + 1, next_attempt_at=next_at)
+    return AttemptRecord(f"atmpt_{os.urandom(8).hex()}", claim, outcome, decision, at)
+
+
+async def delivery_states(queue: Queue) -> dict[str, tuple[str, int, str | None]]:
+    query = sa.select(
+        deliveries.c.msg_id, deliveries.c.state, deliveries.c.attempts, deliveries.c.claim_token
+    )
+    async with queue.store.database.read() as conn:
+        return {r.msg_id: (r.state, r.attempts, r.claim_token) for r in await conn.execute(query)}
+
+
+async def failing_since(queue: Queue) -> int | None:
+    query = sa.select(endpoints.c.failing_since).where(endpoints.c.id == queue.endpoint)
+    async with queue.store.database.read() as conn:
+        value: int | None = (await conn.execute(query)).scalar()
+    return value
+
+
+async def test_a_claim_leases_due_deliveries_with_their_message_and_endpoint(queue: Queue) -> None:
+    published = await publish(queue, 3)
+    claims = await queue.store.claim_due(2, LEASE)
+    assert len(claims) == 2
+    assert {c.message.id for c in claims} < set(published)
+    first = claims[0]
+    assert first.endpoint.id == queue.endpoint
+    assert first.endpoint.url == "https://example.com/hook"
+    assert first.message.payload is not None
+    assert first.message.payload.startswith(b'{"n":')
+    assert first.message.event_type == "invoice.paid"
+    assert first.trigger is TriggerType.SCHEDULED
+    assert first.attempts == 0
+    assert first.lease_until == queue.clock.now + LEASE
+    assert len({c.token for c in claims}) == 1
+
+    rest = await queue.store.claim_due(10, LEASE)
+    assert {c.message.id for c in rest} == set(published) - {c.message.id for c in claims}
+    assert len(rest) == 1
+    assert await queue.store.claim_due(10, LEASE) == []  # everything is leased
+
+
+async def test_an_expired_lease_is_claimed_again_and_the_old_holder_is_fenced_off(
+    queue: Queue,
+) -> None:
+    [msg] = await publish(queue, 1)
+    [stale] = await queue.store.claim_due(5, LEASE)
+    queue.clock.now += LEASE + timedelta(seconds=1)
+    [fresh] = await queue.store.claim_due(5, LEASE)
+    assert fresh.message.id == msg
+    assert fresh.token != stale.token
+
+    late = record(stale, 200, DeliveryState.SUCCEEDED, queue.clock.now)
+    assert await queue.store.record_attempts([late]) == []  # its lease was taken over
+    assert (await delivery_states(queue))[msg] == ("pending", 0, fresh.token)
+
+    kept = await queue.store.record_attempts(
+        [record(fresh, 200, DeliveryState.SUCCEEDED, queue.clock.now)]
+    )
+    assert [r.claim.token for r in kept] == [fresh.token]
+    assert (await delivery_states(queue))[msg] == ("succeeded", 1, None)
+    async with queue.store.database.read() as conn:
+        rows = (await conn.execute(sa.select(attempts))).all()
+    assert len(rows) == 1
+    assert rows[0].response_status_code == 200
+    assert rows[0].response_body == "ok"
+    assert rows[0].delivery_id == fresh.delivery_id
+    assert rows[0].duration_ms == 12
+
+
+async def test_records_of_a_batch_are_written_together_and_retries_stay_pending(
+    queue: Queue,
+) -> None:
+    published = await publish(queue, 4)
+    claims = await queue.store.claim_due(10, LEASE)
+    now = queue.clock.now
+    outcomes = [
+        record(claims[0], 200, DeliveryState.SUCCEEDED, now),
+        record(claims[1], 500, DeliveryState.PENDING, now),
+        record(claims[2], 0, DeliveryState.PENDING, now),
+        record(claims[3], 410, DeliveryState.FAILED, now),
+    ]
+    assert len(await queue.store.record_attempts(outcomes)) == 4
+    states = await delivery_states(queue)
+    by_claim = {c.message.id: states[c.message.id] for c in claims}
+    assert sorted(by_claim.values()) == [
+        ("failed", 1, None),
+        ("pending", 1, None),
+        ("pending", 1, None),
+        ("succeeded", 1, None),
+    ]
+    assert set(states) == set(published)
+    assert await queue.store.claim_due(10, LEASE) == []  # retries are due in 5 s
+    queue.clock.now += timedelta(seconds=5)
+    assert len(await queue.store.claim_due(10, LEASE)) == 2
+
+
+async def test_a_delivery_paused_mid_flight_stays_paused_unless_the_attempt_succeeded(
+    queue: Queue,
+) -> None:
+    await publish(queue, 2)
+    failing, succeeding = await queue.store.claim_due(10, LEASE)
+    async with queue.store.database.write() as conn:
+        await conn.execute(deliveries.update().values(state="paused"))
+    now = queue.clock.now
+    await queue.store.record_attempts(
+        [
+            record(failing, 500, DeliveryState.PENDING, now),
+            record(succeeding, 200, DeliveryState.SUCCEEDED, now),
+        ]
+    )
+    states = await delivery_states(queue)
+    assert states[failing.message.id][0] == "paused"
+    assert states[succeeding.message.id][0] == "succeeded"
+
+
+async def test_endpoint_health_starts_failing_on_a_failure_and_clears_on_a_success(
+    queue: Queue,
+) -> None:
+    await publish(queue, 1)
+    [claim] = await queue.store.claim_due(1, LEASE)
+    await queue.store.record_attempts([record(claim, 0, DeliveryState.PENDING, queue.clock.now)])
+    assert await failing_since(queue) == int(queue.clock.now.timestamp() * 1_000_000)
+
+    queue.clock.now += timedelta(seconds=5)
+    [again] = await queue.store.claim_due(1, LEASE)
+    assert again.endpoint.failing_since is not None  # the claim carries the endpoint's clock
+    await queue.store.record_attempts(
+        [record(again, 204, DeliveryState.SUCCEEDED, queue.clock.now)]
+    )
+    assert await failing_since(queue) is None
+
+
+async def test_connections_killed_under_the_pool_are_replaced_not_reused(
+    pg_queue: Queue,
+) -> None:
+    queue = pg_queue
+    await publish(queue, 3)
+    for _ in range(3):  # put several connections in the pool
+        assert await queue.store.claim_due(1, LEASE)
+    name = queue.url.rsplit("/", 1)[1]
+    await asyncio.to_thread(
+        databases.admin,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()",
+    )
+    queue.clock.now += LEASE + timedelta(seconds=1)
+    refused = 0
+    claimed: list[Claim] = []
+    for _ in range(12):  # at most one failure per dead pooled connection
+        try:
+            claimed = await queue.store.claim_due(10, LEASE)
+            break
+        except Unavailable:
+            refused += 1
+    assert len(claimed) == 3
+    assert refused <= 10
+    kept = await queue.store.record_attempts(
+        [record(c, 200, DeliveryState.SUCCEEDED, queue.clock.now) for c in claimed]
+    )
+    assert len(kept) == 3
+    assert {s for s, _, _ in (await delivery_states(queue)).values()} == {"succeeded"}

@@ -62,6 +62,7 @@ class Runtime:
     runner: AttemptRunner
     wakeups: PostgresWakeups | None
     clock: Clock
+    local_workers: list[Worker]
 
     def api(self) -> FastAPI:
         return build_api(
@@ -91,9 +92,11 @@ class Runtime:
             shutdown_grace=s.shutdown_grace,
         )
         notify = notifier.emit if notifier is not None else None
-        return Worker(
+        worker = Worker(
             self.store, self.runner, self.doorbell, limits, clock=self.clock, notify=notify
         )
+        self.local_workers[:] = [worker]
+        return worker
 
     async def run_worker(self, worker: Worker) -> None:
         """Run `worker` (and, on PostgreSQL, the listener that wakes it) until it stops."""
@@ -130,10 +133,13 @@ async def open_runtime(
     )
     doorbell = Doorbell()
     wakeups = None if database.is_sqlite else PostgresWakeups(database)
+    local: list[Worker] = []  # this process's worker, once `Runtime.worker()` made it
 
     def wake() -> None:
         doorbell.ring()
-        if wakeups is not None:
+        # A NOTIFY costs a transaction; a worker in this process that has room takes the
+        # new work at once without it, so other processes are woken only when it is busy.
+        if wakeups is not None and not (local and not local[0].busy):
             wakeups.notify()
 
     sender = Sender(
@@ -169,7 +175,7 @@ async def open_runtime(
     )
     _, token = await services.access.bootstrap(settings.api_token)
     return Runtime(
-        settings, database, store, services, token, doorbell, sender, runner, wakeups, clock
+        settings, database, store, services, token, doorbell, sender, runner, wakeups, clock, local
     )
 
 

@@ -88,6 +88,12 @@ class Worker:
         self._stopping.set()
         self.doorbell.ring()
 
+    @property
+    def busy(self) -> bool:
+        """True while due work may be waiting for this worker: its last claim came back full
+        or it had no free slots. Then other processes' workers are worth waking."""
+        return self._backlogged and not self._stopping.is_set()
+
     # -- claiming ------------------------------------------------------------------------------
     async def _claim_forever(self) -> None:
         backoff = 0.1

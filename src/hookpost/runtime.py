@@ -113,6 +113,8 @@ class Runtime:
 
     async def close(self) -> None:
         await self.sender.close()
+        if self.wakeups is not None:
+            await self.wakeups.close()
         await self.database.close()
 
 

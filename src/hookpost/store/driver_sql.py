@@ -19,16 +19,23 @@ def column_list(table: sa.Table, alias: str | None = None, prefix: str = "") -> 
 
 
 class Insert:
-    """A multi-row INSERT of whole rows of `table`, given as dicts keyed by column name."""
+    """A multi-row INSERT of whole rows of `table`, given as dicts keyed by column name, with
+    asyncpg's numbered placeholders or (`qmark=True`) sqlite3's question marks."""
 
-    def __init__(self, table: sa.Table) -> None:
+    def __init__(self, table: sa.Table, *, qmark: bool = False) -> None:
         self.names = tuple(c.name for c in table.c)
         quoted = ", ".join(f'"{name}"' for name in self.names)
-        places = ", ".join(f"${n}" for n in range(1, len(self.names) + 1))
+        numbers = range(1, len(self.names) + 1)
+        places = ", ".join("?" if qmark else f"${n}" for n in numbers)
         self.sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({places})'  # noqa: S608
 
     def arguments(self, values: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         return [tuple(row[name] for name in self.names) for row in values]
+
+
+def marks(count: int) -> str:
+    """`?, ?, ?` for an IN list of `count` values (sqlite3 has no arrays)."""
+    return ", ".join("?" * count)
 
 
 class Row:

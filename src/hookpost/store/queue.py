@@ -7,36 +7,45 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from hookpost.core.models import Claim, DeliveryState, Endpoint, TriggerType
 from hookpost.core.outcomes import AttemptRecord
-from hookpost.store import queue_postgres, rows
+from hookpost.store import queue_postgres, queue_sqlite, rows
 from hookpost.store.base import StoreBase
 from hookpost.store.database import Conn
 from hookpost.store.endpoints import set_disabled
-from hookpost.store.schema import applications, attempts, deliveries, endpoints, messages
+from hookpost.store.schema import attempts, deliveries, endpoints
 
-# SQLite's write transaction already excludes every other writer, so a plain UPDATE claims;
-# PostgreSQL claims in queue_postgres.py.
-_CLAIM_SQLITE = sa.text(
-    """
-    UPDATE deliveries
-    SET next_attempt_at = :lease_until, claim_token = :token, updated_at = :now
-    WHERE id IN (
-        SELECT id FROM deliveries
-        WHERE state = 'pending' AND next_attempt_at <= :now
-        ORDER BY next_attempt_at
-        LIMIT :limit
-    )
-    RETURNING id, msg_id, endpoint_id, app_id, trigger, attempts
-    """
-)
 _HELD = sa.and_(
     deliveries.c.id == sa.bindparam("b_id"), deliveries.c.claim_token == sa.bindparam("b_token")
 )
+
+
+class QueueSql(Protocol):
+    """The queue's hot statements on one driver (queue_sqlite.py, queue_postgres.py)."""
+
+    async def claim(
+        self, driver: Any, now_us: int, limit: int, lease_until_us: int, token: str
+    ) -> list[Any]: ...
+
+    async def still_held(
+        self, driver: Any, tokens: Iterable[str]
+    ) -> dict[str, tuple[str, str]]: ...
+
+    async def write_results(
+        self,
+        driver: Any,
+        delivery_updates: Sequence[Mapping[str, Any]],
+        attempt_rows: Sequence[Mapping[str, Any]],
+        now_us: int,
+    ) -> None: ...
+
+    async def track_failing(
+        self, driver: Any, cleared: set[str], started: set[str], now_us: int
+    ) -> None: ...
 
 
 class QueueStore(StoreBase):
@@ -46,16 +55,8 @@ class QueueStore(StoreBase):
         lease_until = now + lease
         token = uuid.uuid4().hex
         now_us, lease_until_us = rows.to_us(now), rows.to_us(lease_until)
-        if not self._db.is_sqlite:
-            async with self._db.driver_write() as driver:
-                found = await queue_postgres.claim(driver, now_us, limit, lease_until_us, token)
-            return _claims(found, token, lease_until)
-        params = {"now": now_us, "lease_until": lease_until_us, "token": token, "limit": limit}
-        async with self._db.write() as conn:
-            claimed = (await conn.execute(_CLAIM_SQLITE, params)).all()
-            if not claimed:
-                return []
-            found = [row._mapping for row in await conn.execute(_LOAD_CLAIMED, {"token": token})]
+        async with self._db.driver_write() as driver:
+            found = await self._queue_sql.claim(driver, now_us, limit, lease_until_us, token)
         return _claims(found, token, lease_until)
 
     async def record_attempts(self, records: Sequence[AttemptRecord]) -> list[AttemptRecord]:
@@ -67,19 +68,30 @@ class QueueStore(StoreBase):
         if not records:
             return []
         now_us = rows.to_us(self._clock())
-        if not self._db.is_sqlite and not any(r.decision.disable_endpoint for r in records):
-            async with self._db.driver_write() as driver:
-                held = await queue_postgres.still_held(driver, {r.claim.token for r in records})
-                kept = _still_holding(records, held)
-                if kept:
-                    await queue_postgres.write_results(
-                        driver,
-                        [_delivery_update(r, held[r.claim.delivery_id][1]) for r in kept],
-                        [self._attempt_row(r) for r in kept],
-                        now_us,
-                    )
-                    await queue_postgres.track_failing(driver, *_failing_changes(kept), now_us)
-            return kept
+        if any(r.decision.disable_endpoint for r in records):
+            return await self._record_disabling(records, now_us)
+        sql = self._queue_sql
+        async with self._db.driver_write() as driver:
+            held = await sql.still_held(driver, {r.claim.token for r in records})
+            kept = _still_holding(records, held)
+            if kept:
+                await sql.write_results(
+                    driver,
+                    [_delivery_update(r, held[r.claim.delivery_id][1]) for r in kept],
+                    [self._attempt_row(r) for r in kept],
+                    now_us,
+                )
+                await sql.track_failing(driver, *_failing_changes(kept), now_us)
+        return kept
+
+    @property
+    def _queue_sql(self) -> QueueSql:
+        return queue_sqlite if self._db.is_sqlite else queue_postgres
+
+    async def _record_disabling(
+        self, records: Sequence[AttemptRecord], now_us: int
+    ) -> list[AttemptRecord]:
+        """`record_attempts` for a batch that disables an endpoint (rare: SQLAlchemy will do)."""
         async with self._db.write() as conn:
             held = await _still_held(conn, [r.claim for r in records])
             kept = _still_holding(records, held)
@@ -235,26 +247,8 @@ async def _track_endpoint_health(conn: Conn, records: Sequence[AttemptRecord], n
         )
 
 
-_MESSAGE_COLUMNS = [c.label(f"m_{c.name}") for c in messages.c]
-_ENDPOINT_COLUMNS = [c.label(f"e_{c.name}") for c in endpoints.c]
-_LOAD_CLAIMED = (
-    sa.select(
-        deliveries.c.id,
-        deliveries.c.trigger,
-        deliveries.c.attempts,
-        applications.c.uid.label("app_uid"),
-        *_MESSAGE_COLUMNS,
-        *_ENDPOINT_COLUMNS,
-    )
-    .join(messages, messages.c.id == deliveries.c.msg_id)
-    .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
-    .join(applications, applications.c.id == deliveries.c.app_id)
-    .where(deliveries.c.claim_token == sa.bindparam("token"))
-)
-
-
 def _claims(found: Iterable[Mapping[str, Any]], token: str, lease_until: datetime) -> list[Claim]:
-    """Claims from the rows of a claim-and-load (labelled as `_LOAD_CLAIMED` labels them)."""
+    """Claims from the rows of a claim-and-load (message columns labelled m_, endpoint e_)."""
     claims = []
     endpoints_seen: dict[str, Endpoint] = {}  # a batch often targets few endpoints
     for mapping in found:

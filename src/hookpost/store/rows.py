@@ -148,7 +148,7 @@ def endpoint(row: Any) -> Endpoint:
         url=row.url,
         method=row.method,
         description=row.description,
-        disabled=row.disabled,
+        disabled=bool(row.disabled),  # 0/1 from SQLite's driver
         event_types=_tuple(row.event_types),
         channels=_tuple(row.channels),
         throttle_rate=row.throttle_rate,
@@ -172,7 +172,7 @@ def message(row: Any) -> Message:
         tags=_tuple(row.tags),
         payload=row.payload,
         created_at=from_us(row.created_at),
-        raw_payload=row.raw_payload,
+        raw_payload=bool(row.raw_payload),
     )
 
 

@@ -195,13 +195,15 @@ class Database:
             yield conn
 
     @contextlib.asynccontextmanager
-    async def driver_write(self) -> AsyncIterator[Any]:
+    async def driver_write(self, *, single_statement: bool = False) -> AsyncIterator[Any]:
         """A read-write transaction straight on the driver's connection: asyncpg's, or the
         sqlite3 writer connection (inside the writer transaction, so used inline).
 
         For the hot paths (publish, claim, record), whose small transactions cost three times
         the CPU through SQLAlchemy's per-statement machinery that they cost on the driver.
         A PostgreSQL connection comes from the same pool; one left in doubt is invalidated.
+        `single_statement`: the block runs one statement, which PostgreSQL makes its own
+        transaction, so BEGIN and COMMIT cost no round trips.
         """
         if self._sqlite is not None:
             async with translated(), self._sqlite.write() as inline:
@@ -214,8 +216,11 @@ class Database:
             fairy = await conn.get_raw_connection()
             driver: asyncpg.Connection = fairy.driver_connection
             try:
-                async with driver.transaction():
+                if single_statement:
                     yield driver
+                else:
+                    async with driver.transaction():
+                        yield driver
             except asyncpg.PostgresError as error:
                 sqlstate = str(getattr(error, "sqlstate", "") or "")
                 if sqlstate[:2] in _UNAVAILABLE_CLASSES or _unusable(driver):

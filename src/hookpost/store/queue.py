@@ -55,7 +55,8 @@ class QueueStore(StoreBase):
         lease_until = now + lease
         token = uuid.uuid4().hex
         now_us, lease_until_us = rows.to_us(now), rows.to_us(lease_until)
-        async with self._db.driver_write() as driver:
+        # One statement on PostgreSQL (claim and load), two inside the writer lock on SQLite.
+        async with self._db.driver_write(single_statement=True) as driver:
             found = await self._queue_sql.claim(driver, now_us, limit, lease_until_us, token)
         return _claims(found, token, lease_until)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from hookpost.config import Settings
 from hookpost.core.errors import Unavailable
 from hookpost.core.fields import ApplicationFields, EndpointFields, NewMessage
 from hookpost.core.ids import IdFactory
 from hookpost.core.models import Claim, DeliveryState, TriggerType
 from hookpost.core.outcomes import AttemptRecord, Decision, ErrorClass, Outcome
+from hookpost.runtime import open_runtime
 from hookpost.store import Store, migrate
 from hookpost.store.database import Database
 from hookpost.store.schema import attempts, deliveries, endpoints
@@ -273,3 +275,126 @@ async def test_connections_killed_under_the_pool_are_replaced_not_reused(
     )
     assert len(kept) == 3
     assert {s for s, _, _ in (await delivery_states(queue)).values()} == {"succeeded"}
+
+
+class Recorder:
+    """The worker's side of a handover, recording what it is given (it delivers nothing)."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.reserved = 0
+        self.accepted: list[Claim] = []
+
+    @property
+    def lease(self) -> timedelta:
+        return LEASE
+
+    def reserve(self, wanted: int) -> int:
+        granted = max(0, min(wanted, self.room - self.reserved - len(self.accepted)))
+        self.reserved += granted
+        return granted
+
+    def accept(self, claims: Sequence[Claim], reserved: int) -> None:
+        self.reserved -= reserved
+        self.accepted += claims
+
+
+async def add_endpoints(queue: Queue, count: int) -> list[str]:
+    made = []
+    for n in range(count):
+        fields = EndpointFields(url=f"https://example.com/hook/{n}")
+        made.append((await queue.store.create_endpoint(queue.org, queue.app, fields, SECRET)).id)
+    return made
+
+
+async def claim_tokens(queue: Queue) -> dict[str, str | None]:
+    query = sa.select(deliveries.c.endpoint_id, deliveries.c.claim_token)
+    async with queue.store.database.read() as conn:
+        return {r.endpoint_id: r.claim_token for r in await conn.execute(query)}
+
+
+async def test_a_publish_leases_new_deliveries_to_the_local_worker_as_far_as_it_has_room(
+    queue: Queue,
+) -> None:
+    endpoints_ = [queue.endpoint, *await add_endpoints(queue, 2)]
+    worker = Recorder(room=2)
+    queue.store.handover = worker
+    new = NewMessage(event_type="invoice.paid", payload=b'{"n":1}')
+    published = await queue.store.publish(queue.org, queue.app, new)
+
+    assert published.deliveries == 3
+    assert published.handed_over == 2
+    assert worker.reserved == 0  # every reserved slot was settled
+    claims = worker.accepted
+    assert len(claims) == 2
+    assert {c.endpoint.id for c in claims} < set(endpoints_)
+    assert all(c.message.id == published.message.id for c in claims)
+    assert all(c.message.payload == b'{"n":1}' for c in claims)
+    assert all(c.lease_until == queue.clock.now + LEASE for c in claims)
+    assert all(c.attempts == 0 for c in claims)
+    assert all(c.trigger is TriggerType.SCHEDULED for c in claims)
+    assert claims[0].endpoint.url.startswith("https://example.com/hook")
+    tokens = await claim_tokens(queue)
+    assert sorted(t is None for t in tokens.values()) == [False, False, True]
+    assert {tokens[c.endpoint.id] for c in claims} == {claims[0].token}
+
+    # The one left over waits in the queue; the leased ones are nobody else's until their
+    # lease runs out (a worker that died with them), then any worker takes them over.
+    [left] = await queue.store.claim_due(10, LEASE)
+    assert left.endpoint.id not in {c.endpoint.id for c in claims}
+    assert await queue.store.claim_due(10, LEASE) == []
+    queue.clock.now += LEASE + timedelta(seconds=1)
+    taken_over = await queue.store.claim_due(10, LEASE)  # `left`'s lease ran out too
+    assert {c.delivery_id for c in taken_over} == {c.delivery_id for c in [*claims, left]}
+
+
+async def test_a_handed_over_claim_is_recorded_and_fenced_like_a_claimed_one(
+    queue: Queue,
+) -> None:
+    worker = Recorder(room=5)
+    queue.store.handover = worker
+    [msg] = await publish(queue, 1)
+    [claim] = worker.accepted
+    kept = await queue.store.record_attempts(
+        [record(claim, 200, DeliveryState.SUCCEEDED, queue.clock.now)]
+    )
+    assert len(kept) == 1
+    assert (await delivery_states(queue))[msg] == ("succeeded", 1, None)
+    again = await queue.store.record_attempts(
+        [record(claim, 200, DeliveryState.SUCCEEDED, queue.clock.now)]
+    )
+    assert again == []  # the lease ended with the first record
+
+
+async def test_a_full_worker_gets_nothing_and_the_message_waits_in_the_queue(
+    queue: Queue,
+) -> None:
+    queue.store.handover = Recorder(room=0)
+    [msg] = await publish(queue, 1)
+    published_claims = await queue.store.claim_due(10, LEASE)
+    assert [c.message.id for c in published_claims] == [msg]
+
+
+async def test_a_stopping_worker_reserves_nothing_and_hands_late_claims_back(queue: Queue) -> None:
+    settings = Settings.from_env(
+        {"HOOKPOST_DATABASE_URL": queue.url, "HOOKPOST_API_TOKEN": "hp_sk_" + "q" * 40}
+    )
+    runtime = await open_runtime(settings, clock=queue.clock)
+    try:
+        worker = runtime.worker()
+        assert worker.reserve(5) == 5
+        worker.accept([], 5)
+        worker.stop()
+        assert worker.reserve(5) == 0
+
+        recorder = Recorder(room=5)
+        queue.store.handover = recorder
+        [msg] = await publish(queue, 1)
+        assert (await delivery_states(queue))[msg][2] is not None  # leased
+        worker.accept(recorder.accepted, 0)  # the publish committed as the worker stopped
+        await worker.run()  # returns at once, after handing the claim back
+        assert (await delivery_states(queue))[msg] == ("pending", 0, None)
+        [claim] = await queue.store.claim_due(10, LEASE)
+        assert claim.message.id == msg
+    finally:
+        await runtime.close()

@@ -96,6 +96,7 @@ class Runtime:
             self.store, self.runner, self.doorbell, limits, clock=self.clock, notify=notify
         )
         self.local_workers[:] = [worker]
+        self.store.handover = worker  # publishes in this process lease new work to it
         return worker
 
     async def run_worker(self, worker: Worker) -> None:

@@ -202,6 +202,7 @@ class Published:
     application: Application
     deliveries: int
     created: bool  # False when an idempotency key matched an earlier publish
+    handed_over: int = 0  # deliveries given straight to the worker in this process
 
 
 @dataclass(frozen=True)

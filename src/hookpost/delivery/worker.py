@@ -68,6 +68,8 @@ class Worker:
         self._results: asyncio.Queue[AttemptRecord] = asyncio.Queue()
         self._next_due: datetime | None = None
         self._backlogged = False
+        self._reserved = 0  # slots promised to publishes being written (see `reserve`)
+        self._handing_back: set[asyncio.Task[None]] = set()
         self.delivered = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -78,6 +80,7 @@ class Worker:
             await self._claim_forever()
         finally:
             await self._drain()
+            await asyncio.gather(*self._handing_back, return_exceptions=True)
             recorder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await recorder
@@ -87,6 +90,28 @@ class Worker:
     def stop(self) -> None:
         self._stopping.set()
         self.doorbell.ring()
+
+    # -- handover (hookpost.core.handover.Handover) ------------------------------------------
+    @property
+    def lease(self) -> timedelta:
+        return self.limits.lease
+
+    def reserve(self, wanted: int) -> int:
+        """Slots for new deliveries that a publish in this process leases to this worker."""
+        if self._stopping.is_set():
+            return 0
+        granted = max(0, min(wanted, self._free_slots()))
+        self._reserved += granted
+        return granted
+
+    def accept(self, claims: Sequence[Claim], reserved: int) -> None:
+        self._reserved -= reserved
+        if self._stopping.is_set():
+            if claims:  # too late to start: due again at once for whoever runs next
+                self._start_handing_back(list(claims))
+            return
+        for claim in claims:
+            self._start(claim)
 
     @property
     def busy(self) -> bool:
@@ -110,9 +135,7 @@ class Worker:
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
             for claim in claimed:
-                task = asyncio.create_task(self._deliver(claim))
-                self._inflight[task] = claim
-                task.add_done_callback(self._finished)
+                self._start(claim)
             # More may be due when the claim came back full, or could not be made for want of
             # free slots; then finishing tasks wake the loop (see `_finished`).
             self._backlogged = asked == 0 or len(claimed) == asked
@@ -125,10 +148,29 @@ class Worker:
         """How many deliveries to claim now: none while fewer than half a batch of slots are
         free, so that a busy worker claims (and writes) in batches, not one row at a time."""
         batch = min(self.limits.batch, self.limits.concurrency)
-        free = self.limits.concurrency - len(self._inflight)
+        free = self._free_slots()
         if self._inflight and free < max(1, batch // 2):
             return 0
-        return min(batch, free)
+        return max(0, min(batch, free))
+
+    def _free_slots(self) -> int:
+        return self.limits.concurrency - len(self._inflight) - self._reserved
+
+    def _start(self, claim: Claim) -> None:
+        task = asyncio.create_task(self._deliver(claim))
+        self._inflight[task] = claim
+        task.add_done_callback(self._finished)
+
+    def _start_handing_back(self, claims: list[Claim]) -> None:
+        task = asyncio.create_task(self._hand_back_all(claims))
+        self._handing_back.add(task)
+        task.add_done_callback(self._handing_back.discard)
+
+    async def _hand_back_all(self, claims: list[Claim]) -> None:
+        try:
+            await self.store.release(claims, None)
+        except Unavailable:
+            log.warning("could not release %d deliveries; their leases will expire", len(claims))
 
     def _sleep_time(self) -> float:
         timeout = self.limits.poll_interval

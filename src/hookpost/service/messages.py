@@ -76,8 +76,8 @@ class MessageService:
             idempotency_key=idempotency_key,
             only_endpoint=only_endpoint,
         )
-        if published.deliveries:
-            self._wake()
+        if published.deliveries > published.handed_over:
+            self._wake()  # some deliveries wait in the queue for a worker
         return published
 
     async def get(self, org_id: str, app_ref: str, ref: str) -> Message:

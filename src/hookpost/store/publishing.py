@@ -6,9 +6,10 @@ application or targets one endpoint, and any batch that loses a race, runs on it
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import asyncpg
@@ -18,7 +19,16 @@ from hookpost.core import ids
 from hookpost.core.errors import Conflict, NotFound
 from hookpost.core.event_filter import matches_channels, matches_event_type
 from hookpost.core.fields import ApplicationFields, NewMessage
-from hookpost.core.models import Application, DeliveryState, Message, Published, TriggerType
+from hookpost.core.handover import Handover
+from hookpost.core.models import (
+    Application,
+    Claim,
+    DeliveryState,
+    Endpoint,
+    Message,
+    Published,
+    TriggerType,
+)
 from hookpost.store import rows
 from hookpost.store.applications import ApplicationStore
 from hookpost.store.database import Conn
@@ -45,8 +55,28 @@ def _list(values: tuple[str, ...] | None) -> list[str] | None:
     return None if values is None else list(values)
 
 
+class _Ticket:
+    """One publish transaction's handover: the slots it reserved and the claims it wrote."""
+
+    def __init__(self, handover: Handover, lease_until: datetime) -> None:
+        self.handover = handover
+        self.token = uuid.uuid4().hex
+        self.lease_until = lease_until
+        self.lease_until_us = rows.to_us(lease_until)
+        self.reserved = 0
+        self.claims: list[Claim] = []
+
+    def settle(self, committed: bool) -> None:
+        """After the transaction: the worker gets the claims if it committed, else nothing."""
+        self.handover.accept(self.claims if committed else [], self.reserved)
+        self.reserved = 0
+        self.claims = []
+
+
 class PublishingStore(ApplicationStore):
     _group: GroupCommit[PublishRequest, Published] | None = None
+    # Set when a worker runs in this process: new deliveries go to it directly.
+    handover: Handover | None = None
 
     async def publish(
         self,
@@ -72,18 +102,27 @@ class PublishingStore(ApplicationStore):
     async def _publish_batch(
         self, batch: Sequence[PublishRequest]
     ) -> Sequence[Published | BaseException]:
+        ticket = None
+        if self.handover is not None:
+            ticket = _Ticket(self.handover, self._clock() + self.handover.lease)
+        committed = False
         try:
             if self._db.is_sqlite:
                 async with self._db.write() as conn:
-                    results = await self._publish_together(SqlPublishRows(conn), batch)
+                    results = await self._publish_together(SqlPublishRows(conn), batch, ticket)
             else:
                 async with self._db.driver_write() as driver:
-                    results = await self._publish_together(DriverPublishRows(driver), batch)
-            return [r.outcome() for r in results]
+                    sql = DriverPublishRows(driver)
+                    results = await self._publish_together(sql, batch, ticket)
+            committed = True
         except (sa.exc.IntegrityError, asyncpg.IntegrityConstraintViolationError):
             # Another process won a unique key (eventId, idempotency key) after our checks;
             # settled one by one, each request gets its own answer.
             return [await _caught(self._publish_alone(r)) for r in batch]
+        finally:
+            if ticket is not None:
+                ticket.settle(committed)
+        return [r.outcome() for r in results]
 
     async def _publish_alone(self, request: PublishRequest) -> Published:
         try:
@@ -95,7 +134,7 @@ class PublishingStore(ApplicationStore):
                 return (await self._publish_together(SqlPublishRows(conn), [request]))[0].unwrap()
 
     async def _publish_together(
-        self, sql: PublishRows, batch: Sequence[PublishRequest]
+        self, sql: PublishRows, batch: Sequence[PublishRequest], ticket: _Ticket | None = None
     ) -> list[_Result]:
         apps = await self._resolve_apps(sql, batch)
         earlier = await _earlier_by_key(sql, batch)
@@ -128,9 +167,9 @@ class PublishingStore(ApplicationStore):
                 results.append(_Result())
         if fresh:
             await sql.insert_messages([_message_row(m, batch[n]) for n, _, m in fresh])
-            counts = await self._fan_out(sql, [(batch[n], app, m) for n, app, m in fresh])
-            for (n, app, message), count in zip(fresh, counts, strict=True):
-                results[n] = _Result(Published(message, app, count, created=True))
+            counts = await self._fan_out(sql, [(batch[n], app, m) for n, app, m in fresh], ticket)
+            for (n, app, message), (count, handed) in zip(fresh, counts, strict=True):
+                results[n] = _Result(Published(message, app, count, True, handed_over=handed))
         for n, result in enumerate(results):
             if result.same_as is not None:
                 first = results[result.same_as].published
@@ -182,21 +221,34 @@ class PublishingStore(ApplicationStore):
         self,
         sql: PublishRows,
         published: Sequence[tuple[PublishRequest, Application, Message]],
-    ) -> list[int]:
-        """Insert one delivery per matching endpoint; returns the count per message."""
+        ticket: _Ticket | None,
+    ) -> list[tuple[int, int]]:
+        """Insert one delivery per matching endpoint, the first ones leased to `ticket`'s
+        worker when it has room; returns (deliveries, handed over) per message."""
         by_app: dict[str, list[Any]] = {}
-        for row in await sql.endpoint_filters({app.id for _, app, _ in published}):
+        for row in await sql.endpoints_of({app.id for _, app, _ in published}):
             by_app.setdefault(row.app_id, []).append(row)
-        delivery_rows: list[dict[str, object]] = []
+        delivery_rows: list[dict[str, Any]] = []
         counts = []
+        room = 0
+        if ticket is not None:
+            wanted = sum(len(by_app.get(app.id, ())) for _, app, _ in published)
+            room = ticket.reserved = ticket.handover.reserve(wanted) if wanted else 0
+        endpoint_models: dict[str, Endpoint] = {}
         for request, app, message in published:
             targets = [
-                row.id
-                for row in by_app.get(app.id, [])
-                if _takes(row, message, request.only_endpoint)
+                row for row in by_app.get(app.id, []) if _takes(row, message, request.only_endpoint)
             ]
-            counts.append(len(targets))
-            delivery_rows += [self._delivery_row(message, ep) for ep in targets]
+            handed = 0
+            for row in targets:
+                delivery = self._delivery_row(message, row.id)
+                if ticket is not None and len(ticket.claims) < room:
+                    endpoint = endpoint_models.get(row.id) or rows.endpoint(row)
+                    endpoint_models[row.id] = endpoint
+                    ticket.claims.append(_leased(delivery, ticket, message, endpoint, app))
+                    handed += 1
+                delivery_rows.append(delivery)
+            counts.append((len(targets), handed))
         if delivery_rows:
             await sql.insert_deliveries(delivery_rows)
         return counts
@@ -233,6 +285,28 @@ class _Result:
 
     def outcome(self) -> Published | BaseException:
         return self.error if self.error is not None else self.unwrap()
+
+
+def _leased(
+    delivery: dict[str, Any],
+    ticket: _Ticket,
+    message: Message,
+    endpoint: Endpoint,
+    app: Application,
+) -> Claim:
+    """Lease the delivery row being written to the ticket's worker; its claim."""
+    delivery["claim_token"] = ticket.token
+    delivery["next_attempt_at"] = ticket.lease_until_us
+    return Claim(
+        delivery_id=delivery["id"],
+        token=ticket.token,
+        lease_until=ticket.lease_until,
+        trigger=TriggerType.SCHEDULED,
+        attempts=0,
+        message=message,
+        endpoint=endpoint,
+        app_uid=app.uid,
+    )
 
 
 def _takes(row: Any, message: Message, only_endpoint: str | None) -> bool:
@@ -298,7 +372,9 @@ class PublishRows(Protocol):
 
     async def insert_messages(self, message_rows: list[dict[str, Any]]) -> None: ...
 
-    async def endpoint_filters(self, app_ids: set[str]) -> Sequence[Any]: ...
+    async def endpoints_of(self, app_ids: set[str]) -> Sequence[Any]:
+        """The enabled, live endpoints of these applications, whole rows."""
+        ...
 
     async def insert_deliveries(self, delivery_rows: list[dict[str, Any]]) -> None: ...
 
@@ -330,10 +406,8 @@ class SqlPublishRows:
     async def insert_messages(self, message_rows: list[dict[str, Any]]) -> None:
         await self.conn.execute(messages.insert(), message_rows)
 
-    async def endpoint_filters(self, app_ids: set[str]) -> Sequence[Any]:
-        query = sa.select(
-            endpoints.c.id, endpoints.c.app_id, endpoints.c.event_types, endpoints.c.channels
-        ).where(
+    async def endpoints_of(self, app_ids: set[str]) -> Sequence[Any]:
+        query = sa.select(endpoints).where(
             endpoints.c.app_id.in_(app_ids),
             endpoints.c.deleted_at.is_(None),
             endpoints.c.disabled.is_(False),

@@ -14,7 +14,7 @@ import asyncpg
 from hookpost.core.models import Application, Message
 from hookpost.store import rows
 from hookpost.store.driver_sql import Insert, Row, column_list
-from hookpost.store.schema import applications, deliveries, messages
+from hookpost.store.schema import applications, deliveries, endpoints, messages
 
 _APPLICATIONS = f"""
 SELECT {column_list(applications)} FROM applications
@@ -27,10 +27,10 @@ _EVENT_IDS_TAKEN = """
 SELECT app_id, event_id FROM messages
 WHERE app_id = ANY($1::varchar[]) AND event_id = ANY($2::varchar[])
 """
-_ENDPOINT_FILTERS = """
-SELECT id, app_id, event_types, channels FROM endpoints
+_ENDPOINTS_OF = f"""
+SELECT {column_list(endpoints)} FROM endpoints
 WHERE app_id = ANY($1::varchar[]) AND deleted_at IS NULL AND NOT disabled
-"""
+"""  # noqa: S608
 _INSERT_MESSAGE = Insert(messages)
 _INSERT_DELIVERY = Insert(deliveries)
 
@@ -54,8 +54,8 @@ class DriverPublishRows:
     async def insert_messages(self, message_rows: list[dict[str, Any]]) -> None:
         await self.driver.executemany(_INSERT_MESSAGE.sql, _INSERT_MESSAGE.arguments(message_rows))
 
-    async def endpoint_filters(self, app_ids: set[str]) -> Sequence[Any]:
-        return [Row(record) for record in await self.driver.fetch(_ENDPOINT_FILTERS, list(app_ids))]
+    async def endpoints_of(self, app_ids: set[str]) -> Sequence[Any]:
+        return [Row(record) for record in await self.driver.fetch(_ENDPOINTS_OF, list(app_ids))]
 
     async def insert_deliveries(self, delivery_rows: list[dict[str, Any]]) -> None:
         await self.driver.executemany(

@@ -398,3 +398,43 @@ async def test_a_stopping_worker_reserves_nothing_and_hands_late_claims_back(que
         assert claim.message.id == msg
     finally:
         await runtime.close()
+
+
+async def test_a_transaction_cancelled_mid_statement_leaves_no_connection_in_it(
+    pg_queue: Queue,
+) -> None:
+    """A cancelled hot-path transaction (a worker shutting down, a client gone) must not
+    return its connection to the pool still inside the transaction."""
+    database = pg_queue.store.database
+    started = asyncio.Event()
+
+    async def slow_write() -> None:
+        async with database.driver_write() as driver:
+            await driver.execute("UPDATE endpoints SET description = 'x'")  # takes row locks
+            started.set()
+            await driver.execute("SELECT pg_sleep(5)")
+
+    task = asyncio.create_task(slow_write())
+    await started.wait()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+    name = pg_queue.url.rsplit("/", 1)[1]
+
+    def idle_in_transaction() -> int:
+        found = databases.query(
+            pg_queue.url.rsplit("/", 1)[0] + "/postgres",
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = :name "
+                "AND state LIKE 'idle in transaction%'"
+            ).bindparams(name=name),
+        )
+        return int(found[0][0])
+
+    assert await asyncio.to_thread(idle_in_transaction) == 0
+    # The rows it locked are free, and the pool serves working connections.
+    await publish(pg_queue, 2)
+    assert len(await pg_queue.store.claim_due(10, LEASE)) == 2
+    async with database.driver_write() as driver:
+        assert await driver.fetchval("SELECT count(*) FROM endpoints WHERE description = 'x'") == 0

@@ -18,6 +18,41 @@ def column_list(table: sa.Table, alias: str | None = None, prefix: str = "") -> 
     return ", ".join(f'{head}"{c.name}" AS {prefix}{c.name}' for c in table.c)
 
 
+def column_names(table: sa.Table) -> str:
+    return ", ".join(f'"{c.name}"' for c in table.c)
+
+
+def array_parameters(table: sa.Table, first: int) -> str:
+    """`$first::type[], ...`: one array parameter per column of `table`, for unnest()."""
+    return ", ".join(f"${first + n}::{_array_type(c)}" for n, c in enumerate(table.c))
+
+
+def _array_type(column: sa.Column[Any]) -> str:
+    # Strings travel as text[]: an explicit cast to varchar(n) would silently truncate, while
+    # the column's own assignment refuses a value that is too long.
+    kind = column.type
+    for python_type, name in _ARRAY_TYPES:
+        if isinstance(kind, python_type):
+            return name
+    raise TypeError(f"no array type for {column.name}: {kind!r}")
+
+
+_ARRAY_TYPES: tuple[tuple[type[Any], str], ...] = (
+    (sa.LargeBinary, "bytea[]"),
+    (sa.Boolean, "boolean[]"),
+    (sa.BigInteger, "bigint[]"),
+    (sa.SmallInteger, "smallint[]"),
+    (sa.Integer, "integer[]"),
+    (sa.String, "text[]"),
+)
+
+
+def columns_of(table: sa.Table, values: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
+    """Rows given as dicts, turned into one list per column of `table` (for unnest())."""
+    listed = list(values)
+    return [[row[c.name] for row in listed] for c in table.c]
+
+
 class Insert:
     """A multi-row INSERT of whole rows of `table`, given as dicts keyed by column name, with
     asyncpg's numbered placeholders or (`qmark=True`) sqlite3's question marks."""
@@ -39,15 +74,17 @@ def marks(count: int) -> str:
 
 
 class Row:
-    """Attribute access to an asyncpg record, as the row converters in rows.py expect."""
+    """Attribute access to an asyncpg record, as the row converters in rows.py expect;
+    `prefix` picks the columns of one table out of a joined record."""
 
-    __slots__ = ("_record",)
+    __slots__ = ("_prefix", "_record")
 
-    def __init__(self, record: Mapping[str, Any]) -> None:
+    def __init__(self, record: Mapping[str, Any], prefix: str = "") -> None:
         self._record = record
+        self._prefix = prefix
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return self._record[name]
+            return self._record[self._prefix + name]
         except KeyError:
             raise AttributeError(name) from None

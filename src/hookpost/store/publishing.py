@@ -166,8 +166,10 @@ class PublishingStore(ApplicationStore):
                     first_with_key[key] = n
                 results.append(_Result())
         if fresh:
-            await sql.insert_messages([_message_row(m, batch[n]) for n, _, m in fresh])
-            counts = await self._fan_out(sql, [(batch[n], app, m) for n, app, m in fresh], ticket)
+            message_rows = [_message_row(m, batch[n]) for n, _, m in fresh]
+            published = [(batch[n], app, m) for n, app, m in fresh]
+            counts, delivery_rows = await self._fan_out(sql, published, ticket)
+            await sql.insert(message_rows, delivery_rows)
             for (n, app, message), (count, handed) in zip(fresh, counts, strict=True):
                 results[n] = _Result(Published(message, app, count, True, handed_over=handed))
         for n, result in enumerate(results):
@@ -222,9 +224,9 @@ class PublishingStore(ApplicationStore):
         sql: PublishRows,
         published: Sequence[tuple[PublishRequest, Application, Message]],
         ticket: _Ticket | None,
-    ) -> list[tuple[int, int]]:
-        """Insert one delivery per matching endpoint, the first ones leased to `ticket`'s
-        worker when it has room; returns (deliveries, handed over) per message."""
+    ) -> tuple[list[tuple[int, int]], list[dict[str, Any]]]:
+        """One delivery row per matching endpoint, the first ones leased to `ticket`'s
+        worker when it has room; returns (deliveries, handed over) per message, and the rows."""
         by_app: dict[str, list[Any]] = {}
         for row in await sql.endpoints_of({app.id for _, app, _ in published}):
             by_app.setdefault(row.app_id, []).append(row)
@@ -249,9 +251,7 @@ class PublishingStore(ApplicationStore):
                     handed += 1
                 delivery_rows.append(delivery)
             counts.append((len(targets), handed))
-        if delivery_rows:
-            await sql.insert_deliveries(delivery_rows)
-        return counts
+        return counts, delivery_rows
 
     def _delivery_row(self, message: Message, endpoint_id: str) -> dict[str, object]:
         stamp = rows.to_us(message.created_at)
@@ -370,13 +370,15 @@ class PublishRows(Protocol):
         self, app_ids: set[str], event_ids: set[str]
     ) -> set[tuple[str, str]]: ...
 
-    async def insert_messages(self, message_rows: list[dict[str, Any]]) -> None: ...
+    async def insert(
+        self, message_rows: list[dict[str, Any]], delivery_rows: list[dict[str, Any]]
+    ) -> None:
+        """Write the messages and their deliveries."""
+        ...
 
     async def endpoints_of(self, app_ids: set[str]) -> Sequence[Any]:
         """The enabled, live endpoints of these applications, whole rows."""
         ...
-
-    async def insert_deliveries(self, delivery_rows: list[dict[str, Any]]) -> None: ...
 
 
 class SqlPublishRows:
@@ -403,8 +405,12 @@ class SqlPublishRows:
         )
         return {(row.app_id, row.event_id) for row in await self.conn.execute(query)}
 
-    async def insert_messages(self, message_rows: list[dict[str, Any]]) -> None:
+    async def insert(
+        self, message_rows: list[dict[str, Any]], delivery_rows: list[dict[str, Any]]
+    ) -> None:
         await self.conn.execute(messages.insert(), message_rows)
+        if delivery_rows:
+            await self.conn.execute(deliveries.insert(), delivery_rows)
 
     async def endpoints_of(self, app_ids: set[str]) -> Sequence[Any]:
         query = sa.select(endpoints).where(
@@ -413,9 +419,6 @@ class SqlPublishRows:
             endpoints.c.disabled.is_(False),
         )
         return list(await self.conn.execute(query))
-
-    async def insert_deliveries(self, delivery_rows: list[dict[str, Any]]) -> None:
-        await self.conn.execute(deliveries.insert(), delivery_rows)
 
 
 async def _caught(work: Any) -> Published | BaseException:

@@ -13,12 +13,23 @@ import asyncpg
 
 from hookpost.core.models import Application, Message
 from hookpost.store import rows
-from hookpost.store.driver_sql import Insert, Row, column_list
+from hookpost.store.driver_sql import (
+    Row,
+    array_parameters,
+    column_list,
+    column_names,
+    columns_of,
+)
 from hookpost.store.schema import applications, deliveries, endpoints, messages
 
+# The applications with their enabled, live endpoints, in one round trip (endpoint columns
+# labelled e_; an application without endpoints comes with NULLs).
 _APPLICATIONS = f"""
-SELECT {column_list(applications)} FROM applications
-WHERE org_id = $1 AND deleted_at IS NULL AND (id = ANY($2::varchar[]) OR uid = ANY($2::varchar[]))
+SELECT {column_list(applications, "a")}, {column_list(endpoints, "e", "e_")}
+FROM applications AS a
+LEFT JOIN endpoints AS e ON e.app_id = a.id AND e.deleted_at IS NULL AND NOT e.disabled
+WHERE a.org_id = $1 AND a.deleted_at IS NULL
+    AND (a.id = ANY($2::varchar[]) OR a.uid = ANY($2::varchar[]))
 """  # noqa: S608
 _MESSAGES_BY_KEY = f"""
 SELECT {column_list(messages)} FROM messages WHERE idempotency_key = ANY($1::varchar[])
@@ -31,17 +42,32 @@ _ENDPOINTS_OF = f"""
 SELECT {column_list(endpoints)} FROM endpoints
 WHERE app_id = ANY($1::varchar[]) AND deleted_at IS NULL AND NOT disabled
 """  # noqa: S608
-_INSERT_MESSAGE = Insert(messages)
-_INSERT_DELIVERY = Insert(deliveries)
+# Messages and their deliveries in one statement, each column as an array.
+_INSERT = f"""
+WITH written AS (
+    INSERT INTO messages ({column_names(messages)})
+    SELECT * FROM unnest({array_parameters(messages, 1)})
+)
+INSERT INTO deliveries ({column_names(deliveries)})
+SELECT * FROM unnest({array_parameters(deliveries, len(messages.c) + 1)})
+"""  # noqa: S608
 
 
 class DriverPublishRows:
     def __init__(self, driver: asyncpg.Connection) -> None:
         self.driver = driver
+        self._endpoints: dict[str, list[Row]] = {}  # by application, read with it
 
     async def applications(self, org_id: str, refs: set[str]) -> list[Application]:
-        found = await self.driver.fetch(_APPLICATIONS, org_id, list(refs))
-        return [rows.application(Row(record)) for record in found]
+        found: dict[str, Application] = {}
+        for record in await self.driver.fetch(_APPLICATIONS, org_id, list(refs)):
+            app_id = record["id"]
+            if app_id not in found:
+                found[app_id] = rows.application(Row(record))
+                self._endpoints[app_id] = []
+            if record["e_id"] is not None:
+                self._endpoints[app_id].append(Row(record, "e_"))
+        return list(found.values())
 
     async def messages_by_key(self, keys: set[str]) -> list[tuple[Message, str]]:
         found = await self.driver.fetch(_MESSAGES_BY_KEY, list(keys))
@@ -51,13 +77,14 @@ class DriverPublishRows:
         found = await self.driver.fetch(_EVENT_IDS_TAKEN, list(app_ids), list(event_ids))
         return {(record["app_id"], record["event_id"]) for record in found}
 
-    async def insert_messages(self, message_rows: list[dict[str, Any]]) -> None:
-        await self.driver.executemany(_INSERT_MESSAGE.sql, _INSERT_MESSAGE.arguments(message_rows))
-
     async def endpoints_of(self, app_ids: set[str]) -> Sequence[Any]:
+        if app_ids <= self._endpoints.keys():  # read with their applications
+            return [row for app_id in app_ids for row in self._endpoints[app_id]]
         return [Row(record) for record in await self.driver.fetch(_ENDPOINTS_OF, list(app_ids))]
 
-    async def insert_deliveries(self, delivery_rows: list[dict[str, Any]]) -> None:
-        await self.driver.executemany(
-            _INSERT_DELIVERY.sql, _INSERT_DELIVERY.arguments(delivery_rows)
+    async def insert(
+        self, message_rows: list[dict[str, Any]], delivery_rows: list[dict[str, Any]]
+    ) -> None:
+        await self.driver.execute(
+            _INSERT, *columns_of(messages, message_rows), *columns_of(deliveries, delivery_rows)
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -24,30 +24,6 @@ _HELD = sa.and_(
 )
 
 
-class QueueSql(Protocol):
-    """The queue's hot statements on one driver (queue_sqlite.py, queue_postgres.py)."""
-
-    async def claim(
-        self, driver: Any, now_us: int, limit: int, lease_until_us: int, token: str
-    ) -> list[Any]: ...
-
-    async def still_held(
-        self, driver: Any, tokens: Iterable[str]
-    ) -> dict[str, tuple[str, str]]: ...
-
-    async def write_results(
-        self,
-        driver: Any,
-        delivery_updates: Sequence[Mapping[str, Any]],
-        attempt_rows: Sequence[Mapping[str, Any]],
-        now_us: int,
-    ) -> None: ...
-
-    async def track_failing(
-        self, driver: Any, cleared: set[str], started: set[str], now_us: int
-    ) -> None: ...
-
-
 class QueueStore(StoreBase):
     async def claim_due(self, limit: int, lease: timedelta) -> list[Claim]:
         """Lease up to `limit` due deliveries to this worker; expired leases count as due."""
@@ -56,8 +32,9 @@ class QueueStore(StoreBase):
         token = uuid.uuid4().hex
         now_us, lease_until_us = rows.to_us(now), rows.to_us(lease_until)
         # One statement on PostgreSQL (claim and load), two inside the writer lock on SQLite.
+        claim = queue_sqlite.claim if self._db.is_sqlite else queue_postgres.claim
         async with self._db.driver_write(single_statement=True) as driver:
-            found = await self._queue_sql.claim(driver, now_us, limit, lease_until_us, token)
+            found = await claim(driver, now_us, limit, lease_until_us, token)
         return _claims(found, token, lease_until)
 
     async def record_attempts(self, records: Sequence[AttemptRecord]) -> list[AttemptRecord]:
@@ -71,23 +48,37 @@ class QueueStore(StoreBase):
         now_us = rows.to_us(self._clock())
         if any(r.decision.disable_endpoint for r in records):
             return await self._record_disabling(records, now_us)
-        sql = self._queue_sql
-        async with self._db.driver_write() as driver:
-            held = await sql.still_held(driver, {r.claim.token for r in records})
+        if self._db.is_sqlite:
+            return await self._record_sqlite(records, now_us)
+        # One statement, its own transaction, unless an endpoint's health clock may change.
+        health_may_change = any(_failing_changes(records))
+        async with self._db.driver_write(single_statement=not health_may_change) as driver:
+            written = await queue_postgres.record(
+                driver,
+                [_delivery_update(r, DeliveryState.PENDING, with_start=True) for r in records],
+                [self._attempt_row(r) for r in records],
+                now_us,
+            )
+            kept = [r for r in records if r.claim.delivery_id in written]
+            if health_may_change:
+                await queue_postgres.track_failing(driver, *_failing_changes(kept), now_us)
+        return kept
+
+    async def _record_sqlite(
+        self, records: Sequence[AttemptRecord], now_us: int
+    ) -> list[AttemptRecord]:
+        async with self._db.driver_write() as raw:
+            held = await queue_sqlite.still_held(raw, {r.claim.token for r in records})
             kept = _still_holding(records, held)
             if kept:
-                await sql.write_results(
-                    driver,
+                await queue_sqlite.write_results(
+                    raw,
                     [_delivery_update(r, held[r.claim.delivery_id][1]) for r in kept],
                     [self._attempt_row(r) for r in kept],
                     now_us,
                 )
-                await sql.track_failing(driver, *_failing_changes(kept), now_us)
+                await queue_sqlite.track_failing(raw, *_failing_changes(kept), now_us)
         return kept
-
-    @property
-    def _queue_sql(self) -> QueueSql:
-        return queue_sqlite if self._db.is_sqlite else queue_postgres
 
     async def _record_disabling(
         self, records: Sequence[AttemptRecord], now_us: int
@@ -171,9 +162,12 @@ class QueueStore(StoreBase):
         }
 
 
-def _delivery_update(record: AttemptRecord, current: str) -> dict[str, Any]:
+def _delivery_update(
+    record: AttemptRecord, current: str, *, with_start: bool = False
+) -> dict[str, Any]:
     """The delivery's new columns; an endpoint paused or deleted mid-flight keeps that state
-    unless the attempt succeeded."""
+    unless the attempt succeeded (queue_postgres._RECORD decides the same in SQL, given the
+    attempt's start)."""
     decision = record.decision
     state, next_at = decision.state, decision.next_attempt_at
     if current != DeliveryState.PENDING and state != DeliveryState.SUCCEEDED:
@@ -185,6 +179,7 @@ def _delivery_update(record: AttemptRecord, current: str) -> dict[str, Any]:
         "b_state": str(state),
         "b_attempts": decision.attempts,
         "b_next": None if next_at is None else rows.to_us(next_at),
+        **({"b_started": rows.to_us(record.started_at)} if with_start else {}),
     }
 
 

@@ -9,12 +9,12 @@ the store contract suite runs both.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
 
-from hookpost.store.driver_sql import Insert, column_list
+from hookpost.store.driver_sql import array_parameters, column_list, column_names, columns_of
 from hookpost.store.schema import attempts, endpoints, messages
 
 # Claim and load in one statement: lock due rows (skipping rows other workers hold; the CTE
@@ -42,19 +42,33 @@ JOIN endpoints AS e ON e.id = claimed.endpoint_id
 JOIN applications AS a ON a.id = claimed.app_id
 """  # noqa: S608
 
-_STILL_HELD = """
-SELECT id, claim_token, state FROM deliveries
-WHERE claim_token = ANY($1::varchar[])
-FOR UPDATE
-"""
-
-_UPDATE_DELIVERY = """
-UPDATE deliveries
-SET state = $3, attempts = $4, next_attempt_at = $5, claim_token = NULL, updated_at = $6
-WHERE id = $1 AND claim_token = $2
-"""
-
-_INSERT_ATTEMPT = Insert(attempts)
+# Record a batch of attempts in one statement: each delivery's next state, fenced by its
+# claim token (a lease taken over is not written), and an attempt row for each delivery that
+# was. An endpoint paused or deleted mid-flight keeps that state unless the attempt succeeded,
+# as queue._delivery_update decides for SQLite. Returns the delivery ids written.
+_RECORD = f"""
+WITH proposed AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[],
+        $6::bigint[]) AS p(id, token, state, attempts, next_at, started_at)
+), kept AS (
+    UPDATE deliveries AS d SET
+        state = CASE WHEN d.state <> 'pending' AND p.state <> 'succeeded'
+            THEN d.state ELSE p.state END,
+        next_attempt_at = CASE WHEN d.state <> 'pending' AND p.state <> 'succeeded'
+            THEN CASE WHEN d.state = 'paused' THEN p.started_at END
+            ELSE p.next_at END,
+        attempts = p.attempts,
+        claim_token = NULL,
+        updated_at = $7
+    FROM proposed AS p
+    WHERE d.id = p.id AND d.claim_token = p.token
+    RETURNING d.id
+)
+INSERT INTO attempts ({column_names(attempts)})
+SELECT * FROM unnest({array_parameters(attempts, 8)}) AS a({column_names(attempts)})
+WHERE a.delivery_id IN (SELECT id FROM kept)
+RETURNING delivery_id
+"""  # noqa: S608
 
 _CLEAR_FAILING = """
 UPDATE endpoints SET failing_since = NULL
@@ -74,29 +88,26 @@ async def claim(
     return found
 
 
-async def still_held(
-    driver: asyncpg.Connection, tokens: Iterable[str]
-) -> dict[str, tuple[str, str]]:
-    """(claim token, state) of every delivery still held under one of `tokens`, locked."""
-    found = await driver.fetch(_STILL_HELD, list(tokens))
-    return {row["id"]: (row["claim_token"], row["state"]) for row in found}
-
-
-async def write_results(
+async def record(
     driver: asyncpg.Connection,
-    delivery_updates: Sequence[Mapping[str, Any]],
+    proposed: Sequence[Mapping[str, Any]],
     attempt_rows: Sequence[Mapping[str, Any]],
     now_us: int,
-) -> None:
-    """The deliveries' next states (fenced by claim token) and their attempt rows."""
-    await driver.executemany(
-        _UPDATE_DELIVERY,
-        [
-            (u["b_id"], u["b_token"], u["b_state"], u["b_attempts"], u["b_next"], now_us)
-            for u in delivery_updates
-        ],
+) -> set[str]:
+    """Write what `proposed` (b_id, b_token, b_state, b_attempts, b_next, b_started) says
+    where the claim still holds, with its attempt row; the delivery ids written."""
+    found = await driver.fetch(
+        _RECORD,
+        [p["b_id"] for p in proposed],
+        [p["b_token"] for p in proposed],
+        [p["b_state"] for p in proposed],
+        [p["b_attempts"] for p in proposed],
+        [p["b_next"] for p in proposed],
+        [p["b_started"] for p in proposed],
+        now_us,
+        *columns_of(attempts, attempt_rows),
     )
-    await driver.executemany(_INSERT_ATTEMPT.sql, _INSERT_ATTEMPT.arguments(attempt_rows))
+    return {row["delivery_id"] for row in found}
 
 
 async def track_failing(

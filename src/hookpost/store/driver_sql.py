@@ -1,7 +1,7 @@
-"""SQL text for the statements run straight on asyncpg (PostgreSQL's hot path).
+"""SQL text for the statements run straight on the drivers (asyncpg, sqlite3): the hot path.
 
 Every name put into this SQL comes from the schema, never from input; values always travel
-as $n parameters.
+as parameters.
 """
 
 from __future__ import annotations
@@ -54,15 +54,12 @@ def columns_of(table: sa.Table, values: Iterable[Mapping[str, Any]]) -> list[lis
 
 
 class Insert:
-    """A multi-row INSERT of whole rows of `table`, given as dicts keyed by column name, with
-    asyncpg's numbered placeholders or (`qmark=True`) sqlite3's question marks."""
+    """sqlite3's INSERT of whole rows of `table`, given as dicts keyed by column name."""
 
-    def __init__(self, table: sa.Table, *, qmark: bool = False) -> None:
+    def __init__(self, table: sa.Table) -> None:
         self.names = tuple(c.name for c in table.c)
-        quoted = ", ".join(f'"{name}"' for name in self.names)
-        numbers = range(1, len(self.names) + 1)
-        places = ", ".join("?" if qmark else f"${n}" for n in numbers)
-        self.sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({places})'  # noqa: S608
+        places = ", ".join("?" * len(self.names))
+        self.sql = f'INSERT INTO "{table.name}" ({column_names(table)}) VALUES ({places})'  # noqa: S608
 
     def arguments(self, values: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         return [tuple(row[name] for name in self.names) for row in values]
@@ -71,20 +68,3 @@ class Insert:
 def marks(count: int) -> str:
     """`?, ?, ?` for an IN list of `count` values (sqlite3 has no arrays)."""
     return ", ".join("?" * count)
-
-
-class Row:
-    """Attribute access to an asyncpg record, as the row converters in rows.py expect;
-    `prefix` picks the columns of one table out of a joined record."""
-
-    __slots__ = ("_prefix", "_record")
-
-    def __init__(self, record: Mapping[str, Any], prefix: str = "") -> None:
-        self._record = record
-        self._prefix = prefix
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._record[self._prefix + name]
-        except KeyError:
-            raise AttributeError(name) from None

@@ -20,7 +20,6 @@ log = logging.getLogger("hookpost.notifications")
 
 class PostgresWakeups:
     def __init__(self, database: Database) -> None:
-        self._database = database
         self._dsn = database.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._sending: asyncio.Task[None] | None = None
         self._again = False

@@ -14,7 +14,6 @@ import asyncpg
 from hookpost.core.models import Application, Message
 from hookpost.store import rows
 from hookpost.store.driver_sql import (
-    Row,
     array_parameters,
     column_list,
     column_names,
@@ -56,22 +55,24 @@ SELECT * FROM unnest({array_parameters(deliveries, len(messages.c) + 1)})
 class DriverPublishRows:
     def __init__(self, driver: asyncpg.Connection) -> None:
         self.driver = driver
-        self._endpoints: dict[str, list[Row]] = {}  # by application, read with it
+        self._endpoints: dict[str, list[rows.Unprefixed]] = {}  # by application, read with it
 
     async def applications(self, org_id: str, refs: set[str]) -> list[Application]:
         found: dict[str, Application] = {}
         for record in await self.driver.fetch(_APPLICATIONS, org_id, list(refs)):
             app_id = record["id"]
             if app_id not in found:
-                found[app_id] = rows.application(Row(record))
+                found[app_id] = rows.application(rows.Unprefixed(record))
                 self._endpoints[app_id] = []
             if record["e_id"] is not None:
-                self._endpoints[app_id].append(Row(record, "e_"))
+                self._endpoints[app_id].append(rows.Unprefixed(record, "e_"))
         return list(found.values())
 
     async def messages_by_key(self, keys: set[str]) -> list[tuple[Message, str]]:
         found = await self.driver.fetch(_MESSAGES_BY_KEY, list(keys))
-        return [(rows.message(Row(record)), record["idempotency_key"]) for record in found]
+        return [
+            (rows.message(rows.Unprefixed(record)), record["idempotency_key"]) for record in found
+        ]
 
     async def event_ids_taken(self, app_ids: set[str], event_ids: set[str]) -> set[tuple[str, str]]:
         found = await self.driver.fetch(_EVENT_IDS_TAKEN, list(app_ids), list(event_ids))
@@ -80,7 +81,10 @@ class DriverPublishRows:
     async def endpoints_of(self, app_ids: set[str]) -> Sequence[Any]:
         if app_ids <= self._endpoints.keys():  # read with their applications
             return [row for app_id in app_ids for row in self._endpoints[app_id]]
-        return [Row(record) for record in await self.driver.fetch(_ENDPOINTS_OF, list(app_ids))]
+        return [
+            rows.Unprefixed(record)
+            for record in await self.driver.fetch(_ENDPOINTS_OF, list(app_ids))
+        ]
 
     async def insert(
         self, message_rows: list[dict[str, Any]], delivery_rows: list[dict[str, Any]]

@@ -55,7 +55,13 @@ class QueueStore(StoreBase):
         async with self._db.driver_write(single_statement=not health_may_change) as driver:
             written = await queue_postgres.record(
                 driver,
-                [_delivery_update(r, DeliveryState.PENDING, with_start=True) for r in records],
+                [
+                    {
+                        **_delivery_update(r, DeliveryState.PENDING),
+                        "b_started": rows.to_us(r.started_at),
+                    }
+                    for r in records
+                ],
                 [self._attempt_row(r) for r in records],
                 now_us,
             )
@@ -162,12 +168,9 @@ class QueueStore(StoreBase):
         }
 
 
-def _delivery_update(
-    record: AttemptRecord, current: str, *, with_start: bool = False
-) -> dict[str, Any]:
+def _delivery_update(record: AttemptRecord, current: str) -> dict[str, Any]:
     """The delivery's new columns; an endpoint paused or deleted mid-flight keeps that state
-    unless the attempt succeeded (queue_postgres._RECORD decides the same in SQL, given the
-    attempt's start)."""
+    unless the attempt succeeded (queue_postgres._RECORD decides the same in SQL)."""
     decision = record.decision
     state, next_at = decision.state, decision.next_attempt_at
     if current != DeliveryState.PENDING and state != DeliveryState.SUCCEEDED:
@@ -179,7 +182,6 @@ def _delivery_update(
         "b_state": str(state),
         "b_attempts": decision.attempts,
         "b_next": None if next_at is None else rows.to_us(next_at),
-        **({"b_started": rows.to_us(record.started_at)} if with_start else {}),
     }
 
 

@@ -40,7 +40,7 @@ UPDATE deliveries
 SET state = ?, attempts = ?, next_attempt_at = ?, claim_token = NULL, updated_at = ?
 WHERE id = ? AND claim_token = ?
 """
-_INSERT_ATTEMPT = Insert(attempts, qmark=True)
+_INSERT_ATTEMPT = Insert(attempts)
 
 
 def _rows(raw: sqlite3.Connection, sql: str, parameters: Sequence[Any]) -> list[sqlite3.Row]:

@@ -39,11 +39,12 @@ _JSON_COLUMNS = {
 
 
 class Unprefixed:
-    """Attribute access to the columns of a joined row that carry `prefix`, without it."""
+    """Attribute access to a row given as a mapping (an asyncpg record, SQLAlchemy's
+    `row._mapping`); with `prefix`, to the columns of a joined row that carry it, without it."""
 
     __slots__ = ("_mapping", "_prefix")
 
-    def __init__(self, mapping: Mapping[str, Any], prefix: str) -> None:
+    def __init__(self, mapping: Mapping[str, Any], prefix: str = "") -> None:
         self._mapping = mapping
         self._prefix = prefix
 

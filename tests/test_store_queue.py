@@ -289,6 +289,10 @@ class Recorder:
     def lease(self) -> timedelta:
         return LEASE
 
+    @property
+    def busy(self) -> bool:
+        return False
+
     def reserve(self, wanted: int) -> int:
         granted = max(0, min(wanted, self.room - self.reserved - len(self.accepted)))
         self.reserved += granted

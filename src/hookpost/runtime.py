@@ -62,7 +62,6 @@ class Runtime:
     runner: AttemptRunner
     wakeups: PostgresWakeups | None
     clock: Clock
-    local_workers: list[Worker]
 
     def api(self) -> FastAPI:
         return build_api(
@@ -95,7 +94,6 @@ class Runtime:
         worker = Worker(
             self.store, self.runner, self.doorbell, limits, clock=self.clock, notify=notify
         )
-        self.local_workers[:] = [worker]
         self.store.handover = worker  # publishes in this process lease new work to it
         return worker
 
@@ -136,13 +134,12 @@ async def open_runtime(
     )
     doorbell = Doorbell()
     wakeups = None if database.is_sqlite else PostgresWakeups(database)
-    local: list[Worker] = []  # this process's worker, once `Runtime.worker()` made it
 
     def wake() -> None:
         doorbell.ring()
-        # A NOTIFY costs a transaction; a worker in this process that has room takes the
+        # A NOTIFY costs a statement; a worker in this process that has room takes the
         # new work at once without it, so other processes are woken only when it is busy.
-        if wakeups is not None and not (local and not local[0].busy):
+        if wakeups is not None and (store.handover is None or store.handover.busy):
             wakeups.notify()
 
     sender = Sender(
@@ -178,7 +175,7 @@ async def open_runtime(
     )
     _, token = await services.access.bootstrap(settings.api_token)
     return Runtime(
-        settings, database, store, services, token, doorbell, sender, runner, wakeups, clock, local
+        settings, database, store, services, token, doorbell, sender, runner, wakeups, clock
     )
 
 

@@ -21,6 +21,11 @@ class Handover(Protocol):
         """How long a handed-over delivery belongs to the worker."""
         ...
 
+    @property
+    def busy(self) -> bool:
+        """True while due work may be waiting for this worker (then wake other processes')."""
+        ...
+
     def reserve(self, wanted: int) -> int:
         """Reserve up to `wanted` slots for deliveries being written; returns how many."""
         ...

@@ -338,10 +338,15 @@ def _message_row(message: Message, request: PublishRequest) -> dict[str, object]
 async def _earlier_by_key(
     sql: PublishRows, batch: Sequence[PublishRequest]
 ) -> dict[tuple[str, str], Message]:
-    keys = {r.idempotency_key for r in batch if r.idempotency_key is not None}
-    if not keys:
-        return {}
-    return {(m.org_id, key): m for m, key in await sql.messages_by_key(keys)}
+    keys: dict[str, set[str]] = {}
+    for r in batch:
+        if r.idempotency_key is not None:
+            keys.setdefault(r.org_id, set()).add(r.idempotency_key)
+    return {
+        (org_id, key): m
+        for org_id, wanted in keys.items()
+        for m, key in await sql.messages_by_key(org_id, wanted)
+    }
 
 
 async def _taken_event_ids(
@@ -364,7 +369,10 @@ class PublishRows(Protocol):
 
     async def applications(self, org_id: str, refs: set[str]) -> list[Application]: ...
 
-    async def messages_by_key(self, keys: set[str]) -> list[tuple[Message, str]]: ...
+    async def messages_by_key(self, org_id: str, keys: set[str]) -> list[tuple[Message, str]]:
+        """The messages published under these idempotency keys, with their key; the filter
+        names the organization so the unique (org_id, idempotency_key) index serves it."""
+        ...
 
     async def event_ids_taken(
         self, app_ids: set[str], event_ids: set[str]
@@ -395,8 +403,10 @@ class SqlPublishRows:
         )
         return [rows.application(row) for row in await self.conn.execute(query)]
 
-    async def messages_by_key(self, keys: set[str]) -> list[tuple[Message, str]]:
-        query = sa.select(messages).where(messages.c.idempotency_key.in_(keys))
+    async def messages_by_key(self, org_id: str, keys: set[str]) -> list[tuple[Message, str]]:
+        query = sa.select(messages).where(
+            messages.c.org_id == org_id, messages.c.idempotency_key.in_(keys)
+        )
         return [(rows.message(row), row.idempotency_key) for row in await self.conn.execute(query)]
 
     async def event_ids_taken(self, app_ids: set[str], event_ids: set[str]) -> set[tuple[str, str]]:

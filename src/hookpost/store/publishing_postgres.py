@@ -31,7 +31,8 @@ WHERE a.org_id = $1 AND a.deleted_at IS NULL
     AND (a.id = ANY($2::varchar[]) OR a.uid = ANY($2::varchar[]))
 """  # noqa: S608
 _MESSAGES_BY_KEY = f"""
-SELECT {column_list(messages)} FROM messages WHERE idempotency_key = ANY($1::varchar[])
+SELECT {column_list(messages)} FROM messages
+WHERE org_id = $1 AND idempotency_key = ANY($2::varchar[])
 """  # noqa: S608
 _EVENT_IDS_TAKEN = """
 SELECT app_id, event_id FROM messages
@@ -68,8 +69,8 @@ class DriverPublishRows:
                 self._endpoints[app_id].append(rows.Unprefixed(record, "e_"))
         return list(found.values())
 
-    async def messages_by_key(self, keys: set[str]) -> list[tuple[Message, str]]:
-        found = await self.driver.fetch(_MESSAGES_BY_KEY, list(keys))
+    async def messages_by_key(self, org_id: str, keys: set[str]) -> list[tuple[Message, str]]:
+        found = await self.driver.fetch(_MESSAGES_BY_KEY, org_id, list(keys))
         return [
             (rows.message(rows.Unprefixed(record)), record["idempotency_key"]) for record in found
         ]

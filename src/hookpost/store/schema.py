@@ -184,6 +184,7 @@ attempts = sa.Table(
     sa.Column("created_at", TIME, nullable=False),
     sa.Index(None, "msg_id", "id"),
     sa.Index(None, "endpoint_id", "id"),
+    sa.Index(None, "app_id", "id"),
 )
 
 idempotency_keys = sa.Table(

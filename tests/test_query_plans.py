@@ -1,0 +1,319 @@
+"""Every statement of the hot paths uses an index that matches its filter, on both stores.
+
+A store seeded with enough rows for the planner to prefer an index runs the operations a
+busy deployment runs (keyed and inline-app publishes, claims, handovers, records, history
+reads, redelivery, idempotency keys); every statement they send is captured where it enters
+the driver and explained. A full scan of a growing table fails the test: such a scan costs
+nothing on an empty table and grows without bound in production (a keyed publish once
+scanned all of `messages`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import event
+
+from hookpost.core.fields import (
+    ApplicationFields,
+    AttemptQuery,
+    EndpointFields,
+    MessageQuery,
+    NewMessage,
+)
+from hookpost.core.ids import IdFactory
+from hookpost.core.models import Claim, DeliveryState
+from hookpost.core.outcomes import AttemptRecord, Decision, ErrorClass, Outcome
+from hookpost.store import Store, migrate
+from hookpost.store.database import Database
+from tests.support import databases
+
+# Tables that grow with traffic (or with customers); a full scan of any of them is a bug.
+GROWING = {"messages", "deliveries", "attempts", "idempotency_keys", "endpoints", "applications"}
+SEEDED = 20_000  # rows per growing table: far past where an index wins
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+LEASE = timedelta(seconds=30)
+
+
+@dataclass
+class Captured:
+    """Statements sent to the driver while `recording`, with their parameters."""
+
+    recording: bool = False
+    statements: list[tuple[str, Sequence[Any]]] = field(default_factory=list)
+
+    def add(self, sql: str, parameters: Sequence[Any]) -> None:
+        if self.recording and _is_query(sql):
+            self.statements.append((sql, parameters))
+
+
+def _is_query(sql: str) -> bool:
+    head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+    return head in {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"}
+
+
+def _capture(database: Database, captured: Captured) -> None:
+    """Hook every connection the database opens, before it opens any."""
+    if database.is_sqlite:
+        engine = database._sqlite.engine  # type: ignore[union-attr]
+
+        @event.listens_for(engine, "connect")
+        def trace(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+            # The sqlite3 module traces every statement, hot path included, values inlined.
+            dbapi_connection.set_trace_callback(lambda sql: captured.add(sql, ()))
+
+        return
+    sync_engine = database.engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def log_driver(dbapi_connection: Any, _record: Any) -> None:
+        # The hot path runs straight on asyncpg; its query logger sees those statements.
+        dbapi_connection.driver_connection.add_query_logger(
+            lambda query: captured.add(query.query, query.args)
+        )
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def log_sqlalchemy(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, many: bool
+    ) -> None:
+        captured.add(statement, parameters[0] if many else parameters)
+
+
+async def _seed(database: Database, url: str) -> None:
+    """SEEDED rows in every growing table, spread over many applications, set-based."""
+    now = int(datetime.now(UTC).timestamp() * 1_000_000)
+    n = SEEDED
+    statements = [
+        "INSERT INTO organizations (id, name, created_at) VALUES ('org_bulk', 'bulk', {now})",
+        "INSERT INTO applications (id, org_id, uid, name, throttle_rate, metadata, created_at,"
+        " updated_at) SELECT 'app_bulk' || i, 'org_bulk', 'uid' || i, 'a', NULL, '{{}}', {now},"
+        " {now} FROM {series}",
+        "INSERT INTO endpoints (id, org_id, app_id, uid, url, method, description, disabled,"
+        " event_types, channels, throttle_rate, metadata, headers, keys, failing_since,"
+        " created_at, updated_at) SELECT 'ep_bulk' || i, 'org_bulk', 'app_bulk' || i, NULL,"
+        " 'https://example.com', 'POST', '', {false}, NULL, NULL, NULL, '{{}}', '{{}}', '[]',"
+        " NULL, {now}, {now} FROM {series}",
+        "INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, tags,"
+        " payload, raw_payload, idempotency_key, created_at, expires_at)"
+        " SELECT 'msg_bulk' || i, 'org_bulk', 'app_bulk' || (1 + i % 500), 'invoice.paid',"
+        " 'evt' || i, NULL, NULL, NULL, {false}, 'key' || i, {now} - i, {now} + i FROM {series}",
+        "INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, state, trigger,"
+        " attempts, next_attempt_at, claim_token, created_at, updated_at)"
+        " SELECT 'dlv_bulk' || i, 'org_bulk', 'app_bulk' || (1 + i % 500), 'msg_bulk' || i,"
+        " 'ep_bulk' || (1 + i % 500), 'succeeded', 0, 1, NULL, NULL, {now}, {now} FROM {series}",
+        "INSERT INTO attempts (id, org_id, app_id, msg_id, endpoint_id, delivery_id, url,"
+        " method, status, trigger, response_status_code, response_body, response_headers,"
+        " request_headers, duration_ms, error_class, error_message, created_at)"
+        " SELECT 'atmpt_bulk' || i, 'org_bulk', 'app_bulk' || (1 + i % 500), 'msg_bulk' || i,"
+        " 'ep_bulk' || (1 + i % 500), 'dlv_bulk' || i, 'https://example.com', 'POST', 0, 0, 200,"
+        " '', '{{}}', '{{}}', 5, NULL, NULL, {now} FROM {series}",
+        "INSERT INTO idempotency_keys (key_hash, state, status_code, body, locked_until,"
+        " expires_at) SELECT 'hash' || i, 'done', 202, NULL, {now}, {now} + i FROM {series}",
+    ]
+    if database.is_sqlite:
+        series = f"(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) SELECT i FROM s)"  # noqa: E501
+        raw = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            with raw:
+                for sql in statements:
+                    raw.execute(sql.format(now=now, series=series, false=0))
+            raw.execute("ANALYZE")
+        finally:
+            raw.close()
+        return
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            series = f"generate_series(1, {n}) AS i"
+            for sql in statements:
+                await conn.execute(sql.format(now=now, series=series, false="false"))
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Recorder:
+    """A handover with room: publishes lease their deliveries to it, as in `serve`."""
+
+    lease = LEASE
+    busy = False
+
+    def __init__(self) -> None:
+        self.claims: list[Claim] = []
+
+    def reserve(self, wanted: int) -> int:
+        return wanted
+
+    def accept(self, claims: Sequence[Claim], reserved: int) -> None:
+        self.claims.extend(claims)
+
+
+def _record(claim: Claim, status: int, state: DeliveryState, at: datetime) -> AttemptRecord:
+    outcome = Outcome(
+        status_code=status,
+        duration_ms=12,
+        error_class=None if status == 200 else ErrorClass.HTTP_STATUS,
+        response_body="ok",
+        request_headers={"webhook-id": claim.message.id},
+    )
+    next_at = at + timedelta(seconds=5) if state is DeliveryState.PENDING else None
+    decision = Decision(state=state, attempts=claim.attempts + 1, next_attempt_at=next_at)
+    return AttemptRecord(f"atmpt_{os.urandom(8).hex()}", claim, outcome, decision, at)
+
+
+async def _workload(store: Store, clock: Clock) -> None:
+    """What a busy deployment does all day, once each."""
+    org = (await store.create_organization("plans")).id
+    app = (await store.create_application(org, ApplicationFields("app", uid="shop"))).id
+    endpoint = (
+        await store.create_endpoint(org, app, EndpointFields(url="https://example.com/a"), SECRET)
+    ).id
+    new = NewMessage(event_type="invoice.paid", payload=b'{"id":"inv_1"}', event_id="evt_1")
+    first = await store.publish(org, app, new, idempotency_key="k1")
+    await store.publish(org, "shop", new, idempotency_key="k1")  # the key answers again
+    await store.publish(
+        org,
+        "new-shop",
+        NewMessage(event_type="invoice.paid", payload=b"{}"),
+        create_app=ApplicationFields("new", uid="new-shop"),
+        idempotency_key="k2",
+    )
+    recorder = Recorder()
+    store.handover = recorder
+    await store.publish(org, app, NewMessage(event_type="a.b", payload=b"{}"), idempotency_key="k3")
+    store.handover = None
+    claims = await store.claim_due(10, LEASE)
+    claims += recorder.claims
+    # A failure (starts the endpoint's failing clock), then a success (clears it).
+    await store.record_attempts([_record(claims[0], 500, DeliveryState.PENDING, clock.now)])
+    await store.record_attempts(
+        [_record(c, 200, DeliveryState.SUCCEEDED, clock.now) for c in claims[1:]]
+    )
+    await store.next_due_at()
+    await store.claim_idempotency_key(
+        "hash-plans", lock_for=timedelta(seconds=30), keep_for=timedelta(hours=1)
+    )
+    await store.finish_idempotency_key("hash-plans", 202, b"{}")
+    msg = first.message.id
+    await store.get_message(org, app, msg)
+    await store.get_message(org, app, "evt_1")
+    await store.list_messages(org, app, MessageQuery(event_types=("invoice.paid",)))
+    await store.list_attempts(org, app, AttemptQuery())
+    await store.list_attempts(org, app, AttemptQuery(), msg_id=msg)
+    await store.list_attempts(org, app, AttemptQuery(endpoint_id=endpoint, status=0))
+    await store.list_endpoint_messages(org, endpoint, AttemptQuery())
+    await store.list_message_destinations(org, msg, limit=10, iterator=None)
+    target = await store.get_endpoint(org, app, endpoint)
+    assert target is not None
+    await store.resend(target, msg)
+    await store.recover(target, clock.now - timedelta(days=1), clock.now)
+    await store.replay_missing(target, clock.now - timedelta(days=1), clock.now)
+
+
+async def _plan_sqlite(url: str, sql: str) -> list[str]:
+    raw = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return [row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    finally:
+        raw.close()
+
+
+# SQLite names a table by its alias in plans; these are the aliases the store's SQL uses.
+_ALIASES = {"a": "applications", "d": "deliveries", "e": "endpoints", "m": "messages"}
+# A walk of a whole table, or of its primary key with only a range on the id: ids are
+# time-sortable, so a range bounded by the history window still covers every tenant's rows.
+_FULL_WALK = re.compile(
+    r"^(?:SCAN (?P<scanned>\w+)"
+    r"|SEARCH (?P<ranged>\w+) USING (?:INDEX sqlite_autoindex_\w+|PRIMARY KEY) \(id[<>])"
+)
+
+
+def _sqlite_scans(plan: list[str]) -> list[str]:
+    found = []
+    for line in plan:
+        match = _FULL_WALK.match(line)
+        if match:
+            name = match.group("scanned") or match.group("ranged")
+            if _ALIASES.get(name, name) in GROWING:
+                found.append(line)
+    return found
+
+
+async def _plan_postgres(conn: asyncpg.Connection, sql: str, args: Sequence[Any]) -> Any:
+    text = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
+    return json.loads(text)[0]["Plan"]
+
+
+def _postgres_scans(plan: Any) -> list[str]:
+    found = []
+    if plan.get("Node Type") == "Seq Scan" and plan.get("Relation Name") in GROWING:
+        found.append(f"Seq Scan on {plan['Relation Name']}")
+    for child in plan.get("Plans", ()):
+        found += _postgres_scans(child)
+    return found
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def seeded_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'plans.sqlite3'}"
+        return
+    await asyncio.to_thread(databases.require_postgres)
+    url = await asyncio.to_thread(databases.create_postgres_database)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(databases.drop_postgres_database, url)
+
+
+async def test_no_hot_statement_scans_a_growing_table(seeded_url: str) -> None:
+    database = Database(seeded_url)
+    captured = Captured()
+    _capture(database, captured)
+    try:
+        await migrate.upgrade(database)
+        await _seed(database, seeded_url)
+        clock = Clock()
+        store = Store(database, clock, IdFactory(clock, os.urandom))
+        captured.recording = True
+        await _workload(store, clock)
+        captured.recording = False
+    finally:
+        await database.close()
+
+    assert len(captured.statements) > 20  # the capture saw the workload
+    scans: dict[str, list[str]] = {}
+    if seeded_url.startswith("sqlite"):
+        for sql, _ in captured.statements:
+            found = _sqlite_scans(await _plan_sqlite(seeded_url, sql))
+            if found:
+                scans[sql] = found
+    else:
+        conn = await asyncpg.connect(seeded_url)
+        try:
+            for sql, args in captured.statements:
+                found = _postgres_scans(await _plan_postgres(conn, sql, args))
+                if found:
+                    scans[sql] = found
+        finally:
+            await conn.close()
+    assert scans == {}, "\n\n".join(f"{sql}\n  -> {found}" for sql, found in scans.items())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from hookpost.config import Settings
 from hookpost.core.errors import Unavailable
 from hookpost.core.fields import ApplicationFields, EndpointFields, NewMessage
 from hookpost.core.ids import IdFactory
-from hookpost.core.models import Claim, DeliveryState, TriggerType
+from hookpost.core.models import Claim, ClaimShares, DeliveryState, TriggerType
 from hookpost.core.outcomes import AttemptRecord, Decision, ErrorClass, Outcome
 from hookpost.runtime import open_runtime
 from hookpost.store import Store, migrate
@@ -153,6 +154,31 @@ async def test_a_claim_leases_due_deliveries_with_their_message_and_endpoint(que
     assert {c.message.id for c in rest} == set(published) - {c.message.id for c in claims}
     assert len(rest) == 1
     assert await queue.store.claim_due(10, LEASE) == []  # everything is leased
+
+
+async def test_a_claim_takes_no_more_than_each_endpoint_s_room_and_skips_full_endpoints(
+    queue: Queue,
+) -> None:
+    """Shares are enforced in the claim itself: work beyond an endpoint's room stays queued
+    (no worker slot held for it), and an endpoint with no room is skipped for the next."""
+    busy, other, third = queue.endpoint, *await add_endpoints(queue, 2)
+    published: dict[str, list[str]] = {}
+    for endpoint in (busy, other, third):
+        for n in range(6):
+            queue.clock.now += timedelta(milliseconds=5)  # ids keep time in 4 ms steps
+            new = NewMessage(event_type="invoice.paid", payload=b'{"n":%d}' % n)
+            sent = await queue.store.publish(queue.org, queue.app, new, only_endpoint=endpoint)
+            published.setdefault(endpoint, []).append(sent.message.id)
+    shares = ClaimShares(size=50, room=2, rooms={busy: 0, other: 1})
+    claimed = await queue.store.claim_due(shares, LEASE)
+    taken = Counter(c.endpoint.id for c in claimed)
+    assert taken == {other: 1, third: 2}
+    # Earliest first within each endpoint.
+    assert {c.message.id for c in claimed if c.endpoint.id == third} == set(published[third][:2])
+    assert [c.message.id for c in claimed if c.endpoint.id == other] == published[other][:1]
+    # The rest are still due for a claim with room for them.
+    rest = await queue.store.claim_due(ClaimShares(size=50, room=50), LEASE)
+    assert Counter(c.endpoint.id for c in rest) == {busy: 6, other: 5, third: 4}
 
 
 async def test_an_expired_lease_is_claimed_again_and_the_old_holder_is_fenced_off(
@@ -293,13 +319,13 @@ class Recorder:
     def busy(self) -> bool:
         return False
 
-    def reserve(self, wanted: int) -> int:
-        granted = max(0, min(wanted, self.room - self.reserved - len(self.accepted)))
+    def reserve(self, endpoint_ids: Sequence[str]) -> Sequence[str]:
+        granted = max(0, min(len(endpoint_ids), self.room - self.reserved - len(self.accepted)))
         self.reserved += granted
-        return granted
+        return endpoint_ids[:granted]
 
-    def accept(self, claims: Sequence[Claim], reserved: int) -> None:
-        self.reserved -= reserved
+    def accept(self, claims: Sequence[Claim], reserved: Sequence[str]) -> None:
+        self.reserved -= len(reserved)
         self.accepted += claims
 
 
@@ -386,16 +412,18 @@ async def test_a_stopping_worker_reserves_nothing_and_hands_late_claims_back(que
     runtime = await open_runtime(settings, clock=queue.clock)
     try:
         worker = runtime.worker()
-        assert worker.reserve(5) == 5
-        worker.accept([], 5)
+        wanted = ["ep_a", "ep_b", "ep_a", "ep_c", "ep_d"]
+        assert worker.reserve(wanted) == wanted
+        worker.accept([], wanted)
+        assert worker.scheduler.running == 0
         worker.stop()
-        assert worker.reserve(5) == 0
+        assert worker.reserve(wanted) == ()
 
         recorder = Recorder(room=5)
         queue.store.handover = recorder
         [msg] = await publish(queue, 1)
         assert (await delivery_states(queue))[msg][2] is not None  # leased
-        worker.accept(recorder.accepted, 0)  # the publish committed as the worker stopped
+        worker.accept(recorder.accepted, ())  # the publish committed as the worker stopped
         await worker.run()  # returns at once, after handing the claim back
         assert (await delivery_states(queue))[msg] == ("pending", 0, None)
         [claim] = await queue.store.claim_due(10, LEASE)

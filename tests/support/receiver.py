@@ -64,7 +64,10 @@ class Receiver:
         sock.bind((self.host, 0))
         self.port = sock.getsockname()[1]
         future = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._serve, sock=sock, ssl=self.tls), self._loop
+            # A deep accept queue: a worker opens hundreds of connections at once, and with
+            # asyncio's default of 100 the overflow looks like connect timeouts.
+            asyncio.start_server(self._serve, sock=sock, ssl=self.tls, backlog=4096),
+            self._loop,
         )
         self._server = future.result(5)
         return self

@@ -26,11 +26,12 @@ class Handover(Protocol):
         """True while due work may be waiting for this worker (then wake other processes')."""
         ...
 
-    def reserve(self, wanted: int) -> int:
-        """Reserve up to `wanted` slots for deliveries being written; returns how many."""
+    def reserve(self, endpoint_ids: Sequence[str]) -> Sequence[str]:
+        """Reserve slots for deliveries being written (one endpoint id each, in order): the
+        endpoint ids of those the worker takes, as far as its room and theirs allow."""
         ...
 
-    def accept(self, claims: Sequence[Claim], reserved: int) -> None:
-        """Take the claims of a committed publish and free the `reserved` slots (some of
+    def accept(self, claims: Sequence[Claim], reserved: Sequence[str]) -> None:
+        """Take the claims of a committed publish and free what `reserve` granted (some of
         which the claims now occupy; a failed publish accepts no claims)."""
         ...

@@ -6,7 +6,8 @@ Times are aware UTC datetimes; JSON-ish fields are plain dicts and tuples.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -192,6 +193,29 @@ class Claim:
     message: Message
     endpoint: Endpoint
     app_uid: str | None
+
+
+# How far past the deliveries a claim takes it looks for them: room for rows skipped because
+# their endpoint's share is used up, or because another worker holds them.
+CLAIM_WINDOW = 4
+
+
+@dataclass(frozen=True)
+class ClaimShares:
+    """What one claim may take: `size` due deliveries, earliest first, at most `room` for any
+    one endpoint except those `rooms` names (0: none of that endpoint's)."""
+
+    size: int
+    room: int
+    rooms: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def excluded(self) -> list[str]:
+        return sorted(endpoint for endpoint, room in self.rooms.items() if room <= 0)
+
+    @property
+    def window(self) -> int:
+        return self.size * CLAIM_WINDOW
 
 
 @dataclass(frozen=True)

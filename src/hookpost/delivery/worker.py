@@ -1,25 +1,28 @@
-"""The worker loop: claim due deliveries in batches, attempt them concurrently, record results
-in batches, and on shutdown finish or hand back whatever is in flight.
+"""The worker loop: claim -> admit -> run -> record. Claims due deliveries in batches as the
+scheduler allows, attempts them concurrently, records results in batches, and on shutdown
+finishes or hands back whatever is in flight.
 
-Concurrency is bounded globally and per endpoint; a claim that waited too long for its
-endpoint's turn is handed back rather than sent late, so a lease never expires mid-attempt.
+What to claim and what may run is the scheduler's decision (delivery/scheduling.py); this
+module does the I/O around it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-from collections import defaultdict
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hookpost.core.errors import Unavailable
 from hookpost.core.models import Claim, DeliveryState
-from hookpost.core.outcomes import AttemptRecord
+from hookpost.core.outcomes import AttemptRecord, ErrorClass, Outcome
 from hookpost.delivery.attempt import AttemptRunner
 from hookpost.delivery.doorbell import Doorbell
+from hookpost.delivery.scheduling import Monotonic, Scheduler, SchedulingPolicy, Ticket
 from hookpost.store import Store
 
 log = logging.getLogger("hookpost.worker")
@@ -41,6 +44,38 @@ class WorkerLimits:
     request_timeout: float = 15.0
     poll_interval: float = 1.0
     shutdown_grace: float = 10.0
+    slow_after: float = 2.0
+    slow_slots: int = 1024
+
+    def policy(self) -> SchedulingPolicy:
+        return SchedulingPolicy(
+            slots=self.concurrency,
+            endpoint_slots=self.endpoint_concurrency,
+            batch=self.batch,
+            slow_after=self.slow_after,
+            slow_slots=self.slow_slots,
+        )
+
+
+# Failures that say the endpoint cannot keep up (or is gone), as opposed to a quick answer
+# it chose to give: these lower its share of the worker.
+_STRUGGLING = frozenset(
+    {
+        ErrorClass.TIMEOUT,
+        ErrorClass.REFUSED,
+        ErrorClass.RESET,
+        ErrorClass.DISCONNECTED,
+        ErrorClass.NETWORK,
+        ErrorClass.DNS,
+        ErrorClass.TLS,
+    }
+)
+
+
+def healthy(outcome: Outcome) -> bool:
+    if outcome.error_class in _STRUGGLING:
+        return False
+    return not (outcome.status_code >= 500 or outcome.status_code == 429)
 
 
 class Worker:
@@ -53,6 +88,7 @@ class Worker:
         *,
         clock: Callable[[], datetime],
         notify: Notify | None = None,
+        monotonic: Monotonic = time.monotonic,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -60,15 +96,14 @@ class Worker:
         self.limits = limits
         self.clock = clock
         self.notify = notify
+        self.scheduler = Scheduler(limits.policy(), monotonic)
         self._stopping = asyncio.Event()
         self._inflight: dict[asyncio.Task[None], Claim] = {}
-        self._endpoint_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(limits.endpoint_concurrency)
-        )
         self._results: asyncio.Queue[AttemptRecord] = asyncio.Queue()
         self._next_due: datetime | None = None
         self._backlogged = False
-        self._reserved = 0  # slots promised to publishes being written (see `reserve`)
+        # Endpoints whose due work the last claim could not take for want of their room.
+        self._starved: set[str] = set()
         self._handing_back: set[asyncio.Task[None]] = set()
         self.delivered = 0
 
@@ -96,22 +131,21 @@ class Worker:
     def lease(self) -> timedelta:
         return self.limits.lease
 
-    def reserve(self, wanted: int) -> int:
+    def reserve(self, endpoint_ids: Sequence[str]) -> Sequence[str]:
         """Slots for new deliveries that a publish in this process leases to this worker."""
         if self._stopping.is_set():
-            return 0
-        granted = max(0, min(wanted, self._free_slots()))
-        self._reserved += granted
-        return granted
+            return ()
+        return self.scheduler.reserve(endpoint_ids)
 
-    def accept(self, claims: Sequence[Claim], reserved: int) -> None:
-        self._reserved -= reserved
+    def accept(self, claims: Sequence[Claim], reserved: Sequence[str]) -> None:
         if self._stopping.is_set():
+            self.scheduler.settle(reserved, ())
             if claims:  # too late to start: due again at once for whoever runs next
                 self._start_handing_back(list(claims))
             return
-        for claim in claims:
-            self._start(claim)
+        tickets = self.scheduler.settle(reserved, [c.endpoint.id for c in claims])
+        for claim, ticket in zip(claims, tickets, strict=True):
+            self._start(claim, ticket)
 
     @property
     def busy(self) -> bool:
@@ -123,41 +157,44 @@ class Worker:
     async def _claim_forever(self) -> None:
         backoff = 0.1
         while not self._stopping.is_set():
-            asked = self._claim_size()
+            shares = self.scheduler.claim_request()
             claimed: list[Claim] = []
-            if asked > 0:
+            if shares.size > 0:
                 try:
-                    claimed = await self.store.claim_due(asked, self.limits.lease)
+                    claimed = await self.store.claim_due(shares, self.limits.lease)
                     backoff = 0.1
                 except Unavailable as exc:
                     log.warning("cannot claim deliveries (%s); retrying in %.1fs", exc, backoff)
                     await self.doorbell.wait(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
-            for claim in claimed:
-                self._start(claim)
-            # More may be due when the claim came back full, or could not be made for want of
-            # free slots; then finishing tasks wake the loop (see `_finished`).
-            self._backlogged = asked == 0 or len(claimed) == asked
-            if claimed and len(claimed) == asked:
+            self._admit(claimed)
+            # More may be due when the claim came back full, could not be made for want of
+            # free slots, or stopped at an endpoint's room; finishing tasks then wake the
+            # loop (see `_finished`).
+            taken = collections.Counter(c.endpoint.id for c in claimed)
+            capped = {e for e, n in taken.items() if n >= shares.rooms.get(e, shares.room)}
+            self._starved = capped | set(shares.excluded)
+            full = len(claimed) == shares.size
+            self._backlogged = shares.size == 0 or full or bool(capped)
+            if claimed and full:
                 await asyncio.sleep(0)  # claim again after the new tasks got going
                 continue
             await self.doorbell.wait(self._sleep_time())
 
-    def _claim_size(self) -> int:
-        """How many deliveries to claim now: none while fewer than half a batch of slots are
-        free, so that a busy worker claims (and writes) in batches, not one row at a time."""
-        batch = min(self.limits.batch, self.limits.concurrency)
-        free = self._free_slots()
-        if self._inflight and free < max(1, batch // 2):
-            return 0
-        return max(0, min(batch, free))
+    def _admit(self, claimed: Sequence[Claim]) -> None:
+        deferred = []
+        for claim in claimed:
+            ticket = self.scheduler.admit(claim.endpoint.id)
+            if ticket is None:  # a publish's handover took the endpoint's room meanwhile
+                deferred.append(claim)
+            else:
+                self._start(claim, ticket)
+        if deferred:
+            self._start_handing_back(deferred)
 
-    def _free_slots(self) -> int:
-        return self.limits.concurrency - len(self._inflight) - self._reserved
-
-    def _start(self, claim: Claim) -> None:
-        task = asyncio.create_task(self._deliver(claim))
+    def _start(self, claim: Claim, ticket: Ticket) -> None:
+        task = asyncio.create_task(self._deliver(claim, ticket))
         self._inflight[task] = claim
         task.add_done_callback(self._finished)
 
@@ -174,6 +211,9 @@ class Worker:
 
     def _sleep_time(self) -> float:
         timeout = self.limits.poll_interval
+        turns_slow = self.scheduler.next_change() if self._backlogged else None
+        if turns_slow is not None:
+            timeout = min(timeout, turns_slow)  # its slot frees then: claim more
         if self._next_due is not None:
             until_due = (self._next_due - self.clock()).total_seconds()
             if until_due <= timeout:
@@ -182,26 +222,35 @@ class Worker:
         return timeout
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._inflight.pop(task, None)
+        claim = self._inflight.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed", exc_info=task.exception())
-        if self._backlogged and self._claim_size() > 0:
-            self.doorbell.ring()  # enough slots are free to claim more of a known backlog
+        if not self.scheduler.can_claim():
+            return
+        endpoint_id = claim.endpoint.id if claim is not None else None
+        if self._backlogged or (
+            endpoint_id in self._starved and self.scheduler.claimable(endpoint_id) > 0
+        ):
+            self.doorbell.ring()  # room to claim more of a known backlog
 
     # -- delivering ----------------------------------------------------------------------------
-    async def _deliver(self, claim: Claim) -> None:
-        if claim.message.payload is None:
-            await self._hand_back(claim, DeliveryState.CANCELED)  # expunged: skip silently
-            return
-        if claim.endpoint.disabled:
-            await self._hand_back(claim, DeliveryState.PAUSED)
-            return
-        async with self._endpoint_slots[claim.endpoint.id]:
+    async def _deliver(self, claim: Claim, ticket: Ticket) -> None:
+        ok = True
+        try:
+            if claim.message.payload is None:
+                await self._hand_back(claim, DeliveryState.CANCELED)  # expunged: skip silently
+                return
+            if claim.endpoint.disabled:
+                await self._hand_back(claim, DeliveryState.PAUSED)
+                return
             remaining = (claim.lease_until - self.clock()).total_seconds()
             if remaining < self.limits.request_timeout + LEASE_SLACK:
-                await self._hand_back(claim, None)  # waited too long for its endpoint
+                await self._hand_back(claim, None)  # too late to finish within the lease
                 return
             record = await self.runner.run(claim)
+            ok = healthy(record.outcome)
+        finally:
+            self.scheduler.finished(ticket, healthy=ok)
         await self._results.put(record)
 
     async def _hand_back(self, claim: Claim, state: DeliveryState | None) -> None:

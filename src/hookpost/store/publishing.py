@@ -6,6 +6,7 @@ application or targets one endpoint, and any batch that loses a race, runs on it
 
 from __future__ import annotations
 
+import collections
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,13 +64,13 @@ class _Ticket:
         self.token = uuid.uuid4().hex
         self.lease_until = lease_until
         self.lease_until_us = rows.to_us(lease_until)
-        self.reserved = 0
+        self.reserved: Sequence[str] = ()
         self.claims: list[Claim] = []
 
     def settle(self, committed: bool) -> None:
         """After the transaction: the worker gets the claims if it committed, else nothing."""
         self.handover.accept(self.claims if committed else [], self.reserved)
-        self.reserved = 0
+        self.reserved = ()
         self.claims = []
 
 
@@ -230,27 +231,31 @@ class PublishingStore(ApplicationStore):
         by_app: dict[str, list[Any]] = {}
         for row in await sql.endpoints_of({app.id for _, app, _ in published}):
             by_app.setdefault(row.app_id, []).append(row)
+        targets = [
+            [row for row in by_app.get(app.id, []) if _takes(row, message, request.only_endpoint)]
+            for request, app, message in published
+        ]
+        # The worker in this process takes what its scheduler admits, endpoint by endpoint.
+        room: collections.Counter[str] = collections.Counter()
+        if ticket is not None:
+            wanted = [row.id for rows_ in targets for row in rows_]
+            ticket.reserved = ticket.handover.reserve(wanted) if wanted else ()
+            room.update(ticket.reserved)
         delivery_rows: list[dict[str, Any]] = []
         counts = []
-        room = 0
-        if ticket is not None:
-            wanted = sum(len(by_app.get(app.id, ())) for _, app, _ in published)
-            room = ticket.reserved = ticket.handover.reserve(wanted) if wanted else 0
         endpoint_models: dict[str, Endpoint] = {}
-        for request, app, message in published:
-            targets = [
-                row for row in by_app.get(app.id, []) if _takes(row, message, request.only_endpoint)
-            ]
+        for (_, app, message), rows_ in zip(published, targets, strict=True):
             handed = 0
-            for row in targets:
+            for row in rows_:
                 delivery = self._delivery_row(message, row.id)
-                if ticket is not None and len(ticket.claims) < room:
+                if ticket is not None and room[row.id] > 0:
+                    room[row.id] -= 1
                     endpoint = endpoint_models.get(row.id) or rows.endpoint(row)
                     endpoint_models[row.id] = endpoint
                     ticket.claims.append(_leased(delivery, ticket, message, endpoint, app))
                     handed += 1
                 delivery_rows.append(delivery)
-            counts.append((len(targets), handed))
+            counts.append((len(rows_), handed))
         return counts, delivery_rows
 
     def _delivery_row(self, message: Message, endpoint_id: str) -> dict[str, object]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hookpost.core.models import Claim, DeliveryState, Endpoint, TriggerType
+from hookpost.core.models import Claim, ClaimShares, DeliveryState, Endpoint, TriggerType
 from hookpost.core.outcomes import AttemptRecord
 from hookpost.store import queue_postgres, queue_sqlite, rows
 from hookpost.store.base import StoreBase
@@ -25,8 +25,12 @@ _HELD = sa.and_(
 
 
 class QueueStore(StoreBase):
-    async def claim_due(self, limit: int, lease: timedelta) -> list[Claim]:
-        """Lease up to `limit` due deliveries to this worker; expired leases count as due."""
+    async def claim_due(self, limit: int | ClaimShares, lease: timedelta) -> list[Claim]:
+        """Lease due deliveries to this worker (expired leases count as due): up to `limit`,
+        or as `ClaimShares` divide them between endpoints."""
+        shares = limit if isinstance(limit, ClaimShares) else ClaimShares(limit, room=limit)
+        if shares.size <= 0:
+            return []
         now = self._clock()
         lease_until = now + lease
         token = uuid.uuid4().hex
@@ -34,7 +38,7 @@ class QueueStore(StoreBase):
         # One statement on PostgreSQL (claim and load), two inside the writer lock on SQLite.
         claim = queue_sqlite.claim if self._db.is_sqlite else queue_postgres.claim
         async with self._db.driver_write(single_statement=True) as driver:
-            found = await claim(driver, now_us, limit, lease_until_us, token)
+            found = await claim(driver, now_us, lease_until_us, token, shares)
         return _claims(found, token, lease_until)
 
     async def record_attempts(self, records: Sequence[AttemptRecord]) -> list[AttemptRecord]:

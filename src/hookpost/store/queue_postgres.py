@@ -14,19 +14,34 @@ from typing import Any
 
 import asyncpg
 
+from hookpost.core.models import ClaimShares
 from hookpost.store.driver_sql import array_parameters, column_list, column_names, columns_of
 from hookpost.store.schema import attempts, endpoints, messages
 
-# Claim and load in one statement: lock due rows (skipping rows other workers hold; the CTE
-# is materialised so the LIMIT is evaluated once), lease them, and return each with its
-# message, endpoint and application uid, labelled as queue._load_claims reads them.
+# Claim and load in one statement. Among the earliest due rows ($6 of them, skipping the
+# endpoints $5 that have no room left), each endpoint gets at most its room: $7, or the room
+# $8/$9 names for it; locked rows (another worker's) are skipped, the CTEs materialised so the
+# LIMITs are evaluated once. The rows are leased and returned with their message, endpoint
+# and application uid, labelled as queue._claims reads them.
 CLAIM_AND_LOAD = f"""
-WITH due AS MATERIALIZED (
-    SELECT id FROM deliveries
+WITH candidates AS MATERIALIZED (
+    SELECT id, endpoint_id, next_attempt_at FROM deliveries
     WHERE state = 'pending' AND next_attempt_at <= $1
+        AND NOT (endpoint_id = ANY($5::varchar[]))
     ORDER BY next_attempt_at
+    LIMIT $6
+), ranked AS (
+    SELECT c.id, c.next_attempt_at, COALESCE(r.room, $7) AS room,
+        row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS n
+    FROM candidates AS c
+    LEFT JOIN unnest($8::varchar[], $9::integer[]) AS r(endpoint_id, room)
+        ON r.endpoint_id = c.endpoint_id
+), due AS MATERIALIZED (
+    SELECT d.id FROM deliveries AS d JOIN ranked ON ranked.id = d.id
+    WHERE ranked.n <= ranked.room AND d.state = 'pending' AND d.next_attempt_at <= $1
+    ORDER BY ranked.next_attempt_at
     LIMIT $2
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF d SKIP LOCKED
 ), claimed AS (
     UPDATE deliveries AS d
     SET next_attempt_at = $3, claim_token = $4, updated_at = $1
@@ -81,10 +96,26 @@ WHERE id = ANY($1::varchar[]) AND failing_since IS NULL
 
 
 async def claim(
-    driver: asyncpg.Connection, now_us: int, limit: int, lease_until_us: int, token: str
+    driver: asyncpg.Connection,
+    now_us: int,
+    lease_until_us: int,
+    token: str,
+    shares: ClaimShares,
 ) -> list[Any]:
-    """Lease up to `limit` due deliveries under `token`; rows as `CLAIM_AND_LOAD` labels them."""
-    found: list[Any] = await driver.fetch(CLAIM_AND_LOAD, now_us, limit, lease_until_us, token)
+    """Lease due deliveries under `token` as `shares` allows; rows as `CLAIM_AND_LOAD` labels
+    them."""
+    found: list[Any] = await driver.fetch(
+        CLAIM_AND_LOAD,
+        now_us,
+        shares.size,
+        lease_until_us,
+        token,
+        shares.excluded,
+        shares.window,
+        shares.room,
+        list(shares.rooms),
+        list(shares.rooms.values()),
+    )
     return found
 
 

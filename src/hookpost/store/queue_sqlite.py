@@ -8,20 +8,36 @@ a delivery's cost when draining a backlog.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from hookpost.core.models import ClaimShares
 from hookpost.store.driver_sql import Insert, column_list, marks
 from hookpost.store.schema import attempts, endpoints, messages
 
+# As queue_postgres.CLAIM_AND_LOAD: among the earliest due rows of endpoints with room, at
+# most each endpoint's room (JSON object of endpoint id -> room; the default otherwise).
 _CLAIM = """
-UPDATE deliveries SET next_attempt_at = ?, claim_token = ?, updated_at = ?
+UPDATE deliveries SET next_attempt_at = :lease_until, claim_token = :token, updated_at = :now
 WHERE id IN (
-    SELECT id FROM deliveries
-    WHERE state = 'pending' AND next_attempt_at <= ?
+    SELECT id FROM (
+        SELECT c.id, c.next_attempt_at, coalesce(r.room, :room) AS room,
+            row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS n
+        FROM (
+            SELECT id, endpoint_id, next_attempt_at FROM deliveries
+            WHERE state = 'pending' AND next_attempt_at <= :now
+                AND endpoint_id NOT IN (SELECT value FROM json_each(:excluded))
+            ORDER BY next_attempt_at
+            LIMIT :window
+        ) AS c
+        LEFT JOIN (SELECT key AS endpoint_id, value AS room FROM json_each(:rooms)) AS r
+            ON r.endpoint_id = c.endpoint_id
+    )
+    WHERE n <= room
     ORDER BY next_attempt_at
-    LIMIT ?
+    LIMIT :size
 )
 """
 # Labelled as queue._claims reads them.
@@ -53,10 +69,20 @@ def _rows(raw: sqlite3.Connection, sql: str, parameters: Sequence[Any]) -> list[
 
 
 async def claim(
-    raw: sqlite3.Connection, now_us: int, limit: int, lease_until_us: int, token: str
+    raw: sqlite3.Connection, now_us: int, lease_until_us: int, token: str, shares: ClaimShares
 ) -> list[Any]:
-    """Lease up to `limit` due deliveries under `token`, with their message and endpoint."""
-    if raw.execute(_CLAIM, (lease_until_us, token, now_us, now_us, limit)).rowcount == 0:
+    """Lease due deliveries under `token` as `shares` allows, with message and endpoint."""
+    parameters = {
+        "lease_until": lease_until_us,
+        "token": token,
+        "now": now_us,
+        "room": shares.room,
+        "excluded": json.dumps(shares.excluded),
+        "window": shares.window,
+        "rooms": json.dumps(dict(shares.rooms)),
+        "size": shares.size,
+    }
+    if raw.execute(_CLAIM, parameters).rowcount == 0:
         return []
     return _rows(raw, _LOAD_CLAIMED, (token,))
 

@@ -1,0 +1,217 @@
+"""Admission: how much a worker claims, how many attempts each endpoint may have running, and
+how running attempts are counted against the worker's capacity. Pure policy, clock injected.
+
+Why it is shaped this way (docs/delivery.md, "Scheduling and isolation"):
+- An endpoint's share is enforced before work is taken, not after: a claim asks the store
+  for at most each endpoint's remaining room and none for an endpoint at its limit, so work
+  for a slow endpoint waits in the database instead of in the worker's slots.
+- An endpoint that times out or fails gets less room (halved per failure, down to one
+  attempt: it is still probed), and earns it back one success at a time.
+- A worker slot is for work that makes progress. An attempt still running after
+  `slow_after` seconds moves to a lane of its own, bounded separately (an idle socket costs
+  asyncio almost nothing), so endpoints that hang cannot occupy the slots healthy ones need.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from hookpost.core.models import ClaimShares
+
+Monotonic = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class SchedulingPolicy:
+    slots: int = 64  # attempts making progress at once
+    endpoint_slots: int = 16  # attempts at once for one endpoint, at most
+    batch: int = 50  # deliveries one claim takes, at most
+    slow_after: float = 2.0  # seconds after which a running attempt counts as slow
+    slow_slots: int = 1024  # slow attempts at once (idle sockets waiting on receivers)
+    forget_after: float = 600.0  # seconds an idle endpoint's reduced room is remembered
+
+
+@dataclass
+class _Endpoint:
+    limit: int
+    running: int = 0
+    last_seen: float = 0.0
+
+
+@dataclass
+class Ticket:
+    """One admitted attempt, from admission until `finished`."""
+
+    endpoint_id: str
+    started: float
+    slow: bool = False
+    done: bool = False
+
+
+class Scheduler:
+    def __init__(self, policy: SchedulingPolicy, clock: Monotonic) -> None:
+        self.policy = policy
+        self.clock = clock
+        self._endpoints: dict[str, _Endpoint] = {}
+        self._active: collections.deque[Ticket] = collections.deque()  # by start time
+        self._active_count = 0
+        self._slow_count = 0
+        self._reserved = 0  # slots promised to deliveries being written by a publish
+        self._next_sweep = 0.0
+
+    # -- capacity ------------------------------------------------------------------------------
+    @property
+    def running(self) -> int:
+        return self._active_count + self._slow_count
+
+    @property
+    def free(self) -> int:
+        """Slots for attempts that make progress, after moving slow ones to their lane."""
+        self._move_slow()
+        return self.policy.slots - self._active_count - self._reserved
+
+    def next_change(self) -> float | None:
+        """Seconds until an active attempt turns slow and frees its slot (None: none will)."""
+        if not self._active or self._slow_count >= self.policy.slow_slots:
+            return None
+        oldest = self._oldest_active()
+        if oldest is None:
+            return None
+        return max(0.0, oldest.started + self.policy.slow_after - self.clock())
+
+    def claim_request(self) -> ClaimShares:
+        """The next claim: none while fewer than half a batch of slots are free, and for an
+        endpoint with attempts running, nothing until half its room is free again, so a busy
+        worker claims (and writes) in batches, not a row at a time."""
+        batch = min(self.policy.batch, self.policy.slots)
+        size = min(batch, self.free) if self.can_claim() else 0
+        rooms = {
+            endpoint_id: self.claimable(endpoint_id)
+            for endpoint_id, state in self._endpoints.items()
+            if state.running or state.limit < self.policy.endpoint_slots
+        }
+        return ClaimShares(size, self.policy.endpoint_slots, rooms)
+
+    def can_claim(self) -> bool:
+        """Whether a claim now would ask for anything (claim_request without the rooms)."""
+        batch = min(self.policy.batch, self.policy.slots)
+        free = self.free
+        return free > 0 and not (self.running and free < max(1, batch // 2))
+
+    def claimable(self, endpoint_id: str) -> int:
+        """How many of the endpoint's deliveries a claim should take now (see claim_request)."""
+        state = self._endpoints.get(endpoint_id)
+        if state is None:
+            return self.policy.endpoint_slots
+        room = state.limit - state.running
+        if state.running and room < (state.limit + 1) // 2:
+            return 0
+        return max(0, room)
+
+    # -- admission -----------------------------------------------------------------------------
+    def room_for(self, endpoint_id: str) -> int:
+        state = self._endpoints.get(endpoint_id)
+        if state is None:
+            return self.policy.endpoint_slots
+        return state.limit - state.running
+
+    def admit(self, endpoint_id: str) -> Ticket | None:
+        """A ticket to attempt now, or None: the endpoint is at its limit (defer the work)."""
+        if self.room_for(endpoint_id) <= 0:
+            return None
+        return self._start(endpoint_id)
+
+    def reserve(self, endpoint_ids: Sequence[str]) -> list[str]:
+        """For deliveries a publish is writing (one endpoint id each, in order): the ones
+        this worker takes, as far as slots and each endpoint's room allow. They hold their
+        slots and their endpoints' room until `settle`."""
+        granted: list[str] = []
+        free = self.free
+        for endpoint_id in endpoint_ids:
+            if len(granted) >= free:
+                break
+            if self.room_for(endpoint_id) > 0:
+                self._state(endpoint_id).running += 1
+                granted.append(endpoint_id)
+        self._reserved += len(granted)
+        return granted
+
+    def settle(self, granted: Sequence[str], started: Sequence[str]) -> list[Ticket]:
+        """A publish committed (or not): what `reserve` granted is given back, and the
+        deliveries it handed over (`started`, endpoint ids) are admitted; their tickets."""
+        self._reserved -= len(granted)
+        for endpoint_id in granted:
+            self._endpoints[endpoint_id].running -= 1
+        return [self._start(endpoint_id) for endpoint_id in started]
+
+    def finished(self, ticket: Ticket, *, healthy: bool) -> None:
+        """An attempt ended: its slot is free; `healthy` is False for a timeout, a failed
+        connection or a 5xx/429, which lower the endpoint's room."""
+        if ticket.done:
+            return
+        ticket.done = True
+        if ticket.slow:
+            self._slow_count -= 1
+        else:
+            self._active_count -= 1
+        state = self._endpoints[ticket.endpoint_id]
+        state.running -= 1
+        state.last_seen = self.clock()
+        if healthy:
+            state.limit = min(self.policy.endpoint_slots, state.limit + 1)
+        else:
+            state.limit = max(1, state.limit // 2)
+        if state.running == 0 and state.limit >= self.policy.endpoint_slots:
+            del self._endpoints[ticket.endpoint_id]  # nothing to remember
+        self._forget_idle()
+
+    def limit_of(self, endpoint_id: str) -> int:
+        state = self._endpoints.get(endpoint_id)
+        return self.policy.endpoint_slots if state is None else state.limit
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _state(self, endpoint_id: str) -> _Endpoint:
+        state = self._endpoints.get(endpoint_id)
+        if state is None:
+            state = self._endpoints[endpoint_id] = _Endpoint(self.policy.endpoint_slots)
+        return state
+
+    def _start(self, endpoint_id: str) -> Ticket:
+        now = self.clock()
+        state = self._state(endpoint_id)
+        state.running += 1
+        state.last_seen = now
+        ticket = Ticket(endpoint_id, now)
+        self._active.append(ticket)
+        self._active_count += 1
+        return ticket
+
+    def _oldest_active(self) -> Ticket | None:
+        while self._active and (self._active[0].done or self._active[0].slow):
+            self._active.popleft()
+        return self._active[0] if self._active else None
+
+    def _move_slow(self) -> None:
+        now = self.clock()
+        while self._slow_count < self.policy.slow_slots:
+            oldest = self._oldest_active()
+            if oldest is None or now - oldest.started < self.policy.slow_after:
+                return
+            self._active.popleft()
+            oldest.slow = True
+            self._active_count -= 1
+            self._slow_count += 1
+
+    def _forget_idle(self) -> None:
+        """Drop endpoints with nothing running whose room was reduced long ago, at most once
+        per tenth of `forget_after` (an endpoint back at full room is dropped on finishing)."""
+        now = self.clock()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.policy.forget_after / 10
+        cutoff = now - self.policy.forget_after
+        idle = [e for e, s in self._endpoints.items() if s.running == 0 and s.last_seen < cutoff]
+        for endpoint_id in idle:
+            del self._endpoints[endpoint_id]

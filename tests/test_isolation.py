@@ -1,0 +1,115 @@
+"""One customer's dead endpoints never delay another's deliveries, in `serve` and in `api` +
+`worker`, on SQLite and PostgreSQL, against real receivers on 127.0.0.1.
+
+The hanging endpoints never answer and the request timeout is far longer than the test, so
+application B's messages can only arrive if the worker did not let A's endpoints take its
+capacity: before the scheduler, they waited for A's attempts to time out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from svix.api import ApplicationIn, EndpointIn, Svix, SvixOptions
+
+from tests.support import databases
+from tests.support.publisher import publish_many
+from tests.support.receiver import Behaviour, Receiver
+from tests.support.server import TOKEN, ServerProcess
+from tests.support.waiting import eventually
+
+HANGING_ENV = {
+    "HOOKPOST_REQUEST_TIMEOUT": "600",  # a hanging attempt outlives the test
+    "HOOKPOST_LEASE_SECONDS": "700",
+    "HOOKPOST_SHUTDOWN_GRACE": "1",
+    "HOOKPOST_WORKER_CONCURRENCY": "64",
+    "HOOKPOST_ENDPOINT_CONCURRENCY": "16",
+}
+ENDPOINT_SHARE = 16
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver().start()
+
+    def answer(request: object) -> Behaviour:
+        path = getattr(request, "path", "")
+        if path.startswith("/hang"):
+            return Behaviour(status=0, mode="hang")
+        if path.startswith("/fail"):
+            return Behaviour(500)
+        return Behaviour(200)
+
+    running.script(answer)  # type: ignore[arg-type]
+    yield running
+    running.stop()
+
+
+@pytest.fixture(params=["serve-sqlite", "serve-postgres", "api+worker-postgres"])
+def deployment(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[ServerProcess, list[ServerProcess]]]:
+    kind, backend = request.param.rsplit("-", 1)
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'isolation.sqlite3'}"
+    else:
+        databases.require_postgres()
+        url = databases.create_postgres_database()
+    log = tmp_path / "hookpost.log"
+    if kind == "serve":
+        api = ServerProcess(url, log, env=HANGING_ENV).start()
+        workers: list[ServerProcess] = []
+    else:
+        api = ServerProcess(url, log, env=HANGING_ENV, command="api").start()
+        workers = [ServerProcess(url, log, env=HANGING_ENV, command="worker").start()]
+    try:
+        yield api, workers
+    finally:
+        for process in (*workers, api):
+            process.kill()
+        if backend != "sqlite":
+            databases.drop_postgres_database(url)
+
+
+def _app(sdk: Svix, name: str, urls: list[str]) -> str:
+    app = sdk.application.create(ApplicationIn(name=name))
+    for url in urls:
+        sdk.endpoint.create(app.id, EndpointIn(url=url))
+    return app.id
+
+
+def test_hanging_and_failing_endpoints_of_one_customer_do_not_delay_another(
+    deployment: tuple[ServerProcess, list[ServerProcess]], receiver: Receiver
+) -> None:
+    api, _ = deployment
+    sdk = Svix(TOKEN, SvixOptions(server_url=api.url, retry_schedule=[]))
+    # Customer A: one endpoint that hangs with 200 messages queued, four more with 16 each
+    # (together more than the worker's 64 slots), and 20 endpoints that answer 500.
+    flooded = _app(sdk, "A-flooded", [f"{receiver.url}/hang/0"])
+    others = [_app(sdk, f"A-{n}", [f"{receiver.url}/hang/{n}"]) for n in range(1, 5)]
+    failing = _app(sdk, "A-failing", [f"{receiver.url}/fail/{n}" for n in range(20)])
+    assert len(publish_many(api.url, flooded, 200)) == 200
+    for app in others:
+        assert len(publish_many(api.url, app, 16)) == 16
+    assert len(publish_many(api.url, failing, 5)) == 5
+
+    # Customer B: one healthy endpoint and a stream of messages.
+    healthy = _app(sdk, "B", [f"{receiver.url}/ok"])
+    sent = []
+    for _ in range(4):
+        sent += publish_many(api.url, healthy, 5, concurrency=1)
+
+    def all_of_b() -> bool:
+        got = {r.headers.get("webhook-id") for r in receiver.requests if r.path == "/ok"}
+        return set(sent) <= got
+
+    eventually(all_of_b, timeout=120, what="every message of customer B")
+    # A's flooded endpoint never had more than its share open, and its queue is still there.
+    hanging = [r for r in receiver.requests if r.path == "/hang/0"]
+    assert 1 <= len(hanging) <= ENDPOINT_SHARE
+    # ... and every request to a hanging endpoint is still open: B did not wait for them.
+    held = {r.headers.get("webhook-id") for r in receiver.requests if r.path.startswith("/hang")}
+    assert held
+    assert not held & {msg_id for _, msg_id in receiver.answered}

@@ -1,0 +1,144 @@
+"""The scheduler's admission rules, with a fake clock and no I/O: per-endpoint shares, what a
+claim asks for, adaptive room for struggling endpoints, and the lane for slow attempts.
+"""
+
+from __future__ import annotations
+
+from hookpost.delivery.scheduling import Scheduler, SchedulingPolicy
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def scheduler(**policy: float) -> tuple[Scheduler, FakeClock]:
+    clock = FakeClock()
+    defaults: dict[str, float] = {
+        "slots": 8,
+        "endpoint_slots": 4,
+        "batch": 8,
+        "slow_after": 2.0,
+        "slow_slots": 3,
+    }
+    return Scheduler(SchedulingPolicy(**{**defaults, **policy}), clock), clock  # type: ignore[arg-type]
+
+
+def test_an_endpoint_gets_no_more_than_its_share_and_the_rest_is_not_claimed() -> None:
+    s, _ = scheduler()
+    tickets = [s.admit("ep_slow") for _ in range(4)]
+    assert all(t is not None for t in tickets)
+    assert s.admit("ep_slow") is None  # the fifth waits in the database, holding nothing
+    request = s.claim_request()
+    assert request.rooms == {"ep_slow": 0}
+    assert request.excluded == ["ep_slow"]
+    assert request.room == 4
+    assert request.size == 4  # the slots the slow endpoint does not hold
+    assert s.admit("ep_other") is not None
+
+
+def test_a_busy_worker_claims_in_batches_not_row_by_row() -> None:
+    s, _ = scheduler(slots=8, endpoint_slots=8, batch=8)
+    tickets = [s.admit(f"ep_{n}") for n in range(7)]
+    assert s.claim_request().size == 0  # one free slot: less than half a batch
+    s.finished(tickets[0], healthy=True)
+    s.finished(tickets[1], healthy=True)
+    s.finished(tickets[2], healthy=True)
+    assert s.claim_request().size == 4
+
+
+def test_an_endpoint_is_claimed_for_again_once_half_its_room_is_free() -> None:
+    s, _ = scheduler(endpoint_slots=4)
+    tickets = [s.admit("ep_a") for _ in range(4)]
+    s.finished(tickets[0], healthy=True)  # type: ignore[arg-type]
+    assert s.claimable("ep_a") == 0  # one free of four: wait for company
+    s.finished(tickets[1], healthy=True)  # type: ignore[arg-type]
+    assert s.claimable("ep_a") == 2
+    assert s.claim_request().rooms == {"ep_a": 2}
+
+
+def test_failures_halve_an_endpoint_s_room_and_successes_earn_it_back() -> None:
+    s, _ = scheduler(endpoint_slots=4)
+    for _ in range(2):
+        ticket = s.admit("ep_dead")
+        assert ticket is not None
+        s.finished(ticket, healthy=False)
+    assert s.limit_of("ep_dead") == 1  # 4 -> 2 -> 1: still probed, one at a time
+    ticket = s.admit("ep_dead")
+    assert ticket is not None
+    s.finished(ticket, healthy=False)
+    assert s.limit_of("ep_dead") == 1  # never below one
+    probe = s.admit("ep_dead")
+    assert probe is not None
+    assert s.admit("ep_dead") is None
+    assert s.claim_request().rooms == {"ep_dead": 0}
+    s.finished(probe, healthy=True)
+    assert s.limit_of("ep_dead") == 2
+    for _ in range(2):
+        ticket = s.admit("ep_dead")
+        assert ticket is not None
+        s.finished(ticket, healthy=True)
+    assert s.limit_of("ep_dead") == 4
+    assert s.claim_request().rooms == {}  # recovered and idle: forgotten
+
+
+def test_a_struggling_endpoint_is_remembered_while_idle_then_forgotten() -> None:
+    s, clock = scheduler(endpoint_slots=4, forget_after=60.0)
+    ticket = s.admit("ep_dead")
+    assert ticket is not None
+    s.finished(ticket, healthy=False)
+    assert s.claim_request().rooms == {"ep_dead": 2}  # reduced room, nothing running
+    clock.now += 61
+    other = s.admit("ep_ok")
+    assert other is not None
+    s.finished(other, healthy=True)  # a sweep runs on finishing
+    assert s.limit_of("ep_dead") == 4
+    assert s.claim_request().rooms == {}
+
+
+def test_slow_attempts_move_to_their_own_lane_and_free_worker_slots() -> None:
+    s, clock = scheduler(slots=4, endpoint_slots=4, batch=4, slow_after=2.0, slow_slots=3)
+    hanging = [s.admit(f"ep_hang{n}") for n in range(4)]
+    assert s.free == 0
+    assert s.next_change() == 2.0
+    clock.now += 2.0
+    assert s.free == 3  # three moved to the slow lane; it holds no more
+    assert s.running == 4
+    assert s.next_change() is None  # the lane is full: nothing else can move
+    healthy = s.admit("ep_ok")
+    assert healthy is not None
+    s.finished(hanging[0], healthy=False)  # a slow one ends: room in the lane again
+    clock.now += 2.0
+    assert s.free == 3
+    s.finished(healthy, healthy=True)
+    assert s.running == 3
+
+
+def test_a_publish_handover_respects_slots_and_endpoint_room() -> None:
+    s, _ = scheduler(slots=5, endpoint_slots=2)
+    granted = s.reserve(["ep_a", "ep_a", "ep_a", "ep_b", "ep_c", "ep_d"])
+    assert granted == ["ep_a", "ep_a", "ep_b", "ep_c", "ep_d"]
+    assert s.free == 0
+    assert s.room_for("ep_a") == 0
+    # The publish committed with the claims of three of them; the rest is given back.
+    tickets = s.settle(granted, ["ep_a", "ep_b", "ep_c"])
+    assert [t.endpoint_id for t in tickets] == ["ep_a", "ep_b", "ep_c"]
+    assert s.free == 2
+    assert s.room_for("ep_a") == 1
+    for ticket in tickets:
+        s.finished(ticket, healthy=True)
+    assert s.running == 0
+    assert s.free == 5
+
+
+def test_finishing_twice_counts_once() -> None:
+    s, _ = scheduler()
+    ticket = s.admit("ep_a")
+    assert ticket is not None
+    s.finished(ticket, healthy=True)
+    s.finished(ticket, healthy=True)
+    assert s.running == 0
+    assert s.free == 8

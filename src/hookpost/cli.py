@@ -79,12 +79,12 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def _announce(runtime: Runtime, host: str, port: int) -> None:
+def _announce(runtime: Runtime, token: str | None, host: str, port: int) -> None:
     console.print(f"hookpost {__version__} on http://{host}:{port} ({runtime.database.dialect})")
-    if runtime.generated_token:
+    if token:
         console.print(
             "\n[bold]API token (shown once, store it now):[/bold]\n"
-            f"  {runtime.generated_token}\n"
+            f"  {token}\n"
             "Use it as: Authorization: Bearer <token>\n"
         )
 
@@ -106,6 +106,8 @@ def _http_server(runtime: Runtime) -> uvicorn.Server:
 
 async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> None:
     runtime = await open_runtime(settings)
+    # Only a process that can print a first-start key may create one.
+    token = await runtime.admit_operator() if with_api else None
     worker = runtime.worker(await runtime.operational_webhooks()) if with_worker else None
     worker_task = asyncio.create_task(runtime.run_worker(worker)) if worker else None
     server = _http_server(runtime) if with_api else None
@@ -125,7 +127,7 @@ async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> No
         loop.add_signal_handler(sig, shut_down)
     try:
         if server is not None:
-            _announce(runtime, settings.host, settings.port)
+            _announce(runtime, token, settings.host, settings.port)
             await server.serve()  # returns once SIGTERM/SIGINT arrives
             shut_down()
         else:
@@ -188,7 +190,7 @@ def token_create(
     async def work() -> str:
         runtime = await open_runtime(settings)
         try:
-            org, _ = await runtime.services.access.bootstrap(None)
+            org = await runtime.services.access.default_organization()
             token, _ = await runtime.services.access.create_key(org.id, name)
             return token
         finally:

@@ -56,12 +56,20 @@ class Runtime:
     database: Database
     store: Store
     services: Services
-    generated_token: str | None
     doorbell: Doorbell
     sender: Sender
     runner: AttemptRunner
     wakeups: PostgresWakeups | None
     clock: Clock
+
+    async def admit_operator(self) -> str | None:
+        """Register HOOKPOST_API_TOKEN or, on first start, create a key and return its secret.
+
+        Only the commands that print that secret (serve, api) call this: a key made by any other
+        command could never be shown, and its mere existence stops `serve` from making one.
+        """
+        _, token = await self.services.access.bootstrap(self.settings.api_token)
+        return token
 
     def api(self) -> FastAPI:
         return build_api(
@@ -124,7 +132,10 @@ async def open_runtime(
     entropy: Callable[[int], bytes] = os.urandom,
     lookup: Lookup = system_lookup,
 ) -> Runtime:
-    """Open the database, bring its schema up to date and build services and delivery."""
+    """Open the database, bring its schema up to date and build services and delivery.
+
+    Creates no API key: see `Runtime.admit_operator`.
+    """
     database = Database(settings.database_url)
     await migrate.upgrade(database)
     store = Store(database, clock, IdFactory(clock, entropy))
@@ -173,10 +184,7 @@ async def open_runtime(
         history=HistoryService(store, clock, wake),
         probes=EndpointProbe(store, runner.probe, IdFactory(clock, entropy)),
     )
-    _, token = await services.access.bootstrap(settings.api_token)
-    return Runtime(
-        settings, database, store, services, token, doorbell, sender, runner, wakeups, clock
-    )
+    return Runtime(settings, database, store, services, doorbell, sender, runner, wakeups, clock)
 
 
 def _own_host_names() -> tuple[str, ...]:

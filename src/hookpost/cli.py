@@ -21,6 +21,7 @@ from rich.table import Table
 
 from hookpost import __version__
 from hookpost.config import ConfigError, Settings
+from hookpost.config_reference import environment_help, option_default, option_help
 from hookpost.core.errors import ConfigurationError, Unavailable
 from hookpost.runtime import Runtime, open_runtime
 from hookpost.store import migrate as migrations
@@ -37,11 +38,19 @@ token_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_hel
 app.add_typer(token_app, name="token")
 console = Console(stderr=True)
 
-Host = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")]
-Port = Annotated[int | None, typer.Option(help="Port to listen on [default: 8071].")]
+Host = Annotated[
+    str | None, typer.Option(help=option_help("host"), show_default=option_default("host"))
+]
+Port = Annotated[
+    int | None, typer.Option(help=option_help("port"), show_default=option_default("port"))
+]
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option("--database-url", help="Overrides HOOKPOST_DATABASE_URL."),
+    typer.Option(
+        "--database-url",
+        help=option_help("database_url"),
+        show_default=option_default("database_url"),
+    ),
 ]
 
 
@@ -138,7 +147,7 @@ async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> No
         await runtime.close()
 
 
-@app.command()
+@app.command(epilog=environment_help())
 def serve(host: Host = None, port: Port = None, database_url: DatabaseUrl = None) -> None:
     """Run the API and the delivery worker in one process (SQLite by default)."""
     settings = _settings(host=host, port=port, database_url=database_url)
@@ -146,7 +155,7 @@ def serve(host: Host = None, port: Port = None, database_url: DatabaseUrl = None
     _run(lambda: _serve(settings, with_api=True, with_worker=True))
 
 
-@app.command()
+@app.command(epilog=environment_help())
 def api(host: Host = None, port: Port = None, database_url: DatabaseUrl = None) -> None:
     """Run only the API; workers elsewhere deliver (PostgreSQL)."""
     settings = _settings(host=host, port=port, database_url=database_url)
@@ -154,7 +163,7 @@ def api(host: Host = None, port: Port = None, database_url: DatabaseUrl = None) 
     _run(lambda: _serve(settings, with_api=True, with_worker=False))
 
 
-@app.command()
+@app.command(epilog=environment_help())
 def worker(database_url: DatabaseUrl = None) -> None:
     """Run only a delivery worker; any number may share one PostgreSQL database."""
     settings = _settings(database_url=database_url)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 
 from hookpost.api.app import build_api
-from hookpost.config import Settings
+from hookpost.config import RetrySettings, Settings
 from hookpost.core.addresses import AddressPolicy
 from hookpost.core.ids import IdFactory
 from hookpost.core.retry import RetryPolicy
@@ -88,19 +88,14 @@ class Runtime:
         return notifier
 
     def worker(self, notifier: OperationalWebhooks | None = None) -> Worker:
-        s = self.settings
-        limits = WorkerLimits(
-            concurrency=s.worker_concurrency,
-            endpoint_concurrency=s.endpoint_concurrency,
-            batch=s.claim_batch,
-            lease=timedelta(seconds=s.lease_seconds),
-            request_timeout=s.request_timeout,
-            poll_interval=s.poll_interval,
-            shutdown_grace=s.shutdown_grace,
-        )
         notify = notifier.emit if notifier is not None else None
         worker = Worker(
-            self.store, self.runner, self.doorbell, limits, clock=self.clock, notify=notify
+            self.store,
+            self.runner,
+            self.doorbell,
+            worker_limits(self.settings),
+            clock=self.clock,
+            notify=notify,
         )
         self.store.handover = worker  # publishes in this process lease new work to it
         return worker
@@ -155,21 +150,14 @@ async def open_runtime(
 
     sender = Sender(
         policy,
-        SenderLimits(
-            request_timeout=settings.request_timeout,
-            connect_timeout=settings.connect_timeout,
-            max_response_bytes=settings.max_response_bytes,
-            stored_response_bytes=settings.stored_response_bytes,
-            max_connections=settings.worker_concurrency * 2,
-            https_only=settings.https_only,
-        ),
+        sender_limits(settings),
         lookup=lookup,
         own_listeners=[(settings.host, settings.port)],
         own_host_names=rules.own_host_names,
     )
     runner = AttemptRunner(
         sender,
-        RetryPolicy(settings.retry_schedule, settings.retry_jitter, settings.retry_timeout_floor),
+        retry_policy(settings),
         clock,
         disable_after=timedelta(seconds=settings.disable_after),
         ids=IdFactory(clock, entropy),
@@ -185,6 +173,35 @@ async def open_runtime(
         probes=EndpointProbe(store, runner.probe, IdFactory(clock, entropy)),
     )
     return Runtime(settings, database, store, services, doorbell, sender, runner, wakeups, clock)
+
+
+def worker_limits(settings: Settings) -> WorkerLimits:
+    """The worker's configuration, every field from its settings (none from its defaults)."""
+    return WorkerLimits(
+        concurrency=settings.worker_concurrency,
+        endpoint_concurrency=settings.endpoint_concurrency,
+        batch=settings.claim_batch,
+        lease=timedelta(seconds=settings.lease_seconds),
+        request_timeout=settings.request_timeout,
+        poll_interval=settings.poll_interval,
+        shutdown_grace=settings.shutdown_grace,
+    )
+
+
+def sender_limits(settings: Settings) -> SenderLimits:
+    """The sender's configuration, every field from its settings (none from its defaults)."""
+    return SenderLimits(
+        request_timeout=settings.request_timeout,
+        connect_timeout=settings.connect_timeout,
+        max_response_bytes=settings.max_response_bytes,
+        stored_response_bytes=settings.stored_response_bytes,
+        max_connections=settings.worker_concurrency * 2,
+        https_only=settings.https_only,
+    )
+
+
+def retry_policy(settings: RetrySettings) -> RetryPolicy:
+    return RetryPolicy(settings.retry_schedule, settings.retry_jitter, settings.retry_timeout_floor)
 
 
 def _own_host_names() -> tuple[str, ...]:

@@ -23,9 +23,7 @@ from hookpost import __version__
 from hookpost.config import ConfigError, Settings
 from hookpost.config_reference import environment_help, option_default, option_help
 from hookpost.core.errors import ConfigurationError, Unavailable
-from hookpost.runtime import Runtime, open_runtime
-from hookpost.store import migrate as migrations
-from hookpost.store.database import Database
+from hookpost.runtime import Runtime, migrate_database, open_runtime
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -176,15 +174,7 @@ def migrate(database_url: DatabaseUrl = None) -> None:
     """Bring the database schema up to date (also done at every start)."""
     settings = _settings(database_url=database_url)
 
-    async def work() -> str | None:
-        database = Database(settings.database_url)
-        try:
-            await migrations.upgrade(database)
-            return await migrations.current_revision(database)
-        finally:
-            await database.close()
-
-    revision = _run(work)
+    revision = _run(lambda: migrate_database(settings))
     console.print(f"database schema at revision {revision}")
 
 

@@ -175,6 +175,16 @@ async def open_runtime(
     return Runtime(settings, database, store, services, doorbell, sender, runner, wakeups, clock)
 
 
+async def migrate_database(settings: Settings) -> str | None:
+    """Bring the schema of the configured database up to date; the revision it is now at."""
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database)
+        return await migrate.current_revision(database)
+    finally:
+        await database.close()
+
+
 def worker_limits(settings: Settings) -> WorkerLimits:
     """The worker's configuration, every field from its settings (none from its defaults)."""
     return WorkerLimits(

@@ -49,6 +49,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of the test's own, on each backend (for first starts, crashes)."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    return str(request.getfixturevalue("fresh_postgres_url"))
+
+
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:
     database = Database(database_url)

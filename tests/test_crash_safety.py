@@ -40,17 +40,6 @@ def receiver() -> Iterator[Receiver]:
     running.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hookpost.sqlite3'}"
-        return
-    databases.require_postgres()
-    url = databases.create_postgres_database()
-    yield url
-    databases.drop_postgres_database(url)
-
-
 def subscribe(base_url: str, receiver: Receiver, paths: list[str]) -> tuple[str, dict[str, str]]:
     sdk = Svix(TOKEN, SvixOptions(server_url=base_url, retry_schedule=[]))
     app = sdk.application.create(ApplicationIn(name="crash"))
@@ -71,12 +60,12 @@ def number_in(body: bytes) -> int:
 
 
 def test_sigkill_with_a_thousand_in_flight_loses_nothing(
-    backend_url: str, receiver: Receiver, tmp_path: Path
+    empty_database_url: str, receiver: Receiver, tmp_path: Path
 ) -> None:
     log = tmp_path / "hookpost.log"
-    api = ServerProcess(backend_url, log, env=CRASH_ENV, command="api").start()
-    worker = ServerProcess(backend_url, log, env=CRASH_ENV, command="worker")
-    restarted = ServerProcess(backend_url, log, env=CRASH_ENV, command="worker")
+    api = ServerProcess(empty_database_url, log, env=CRASH_ENV, command="api").start()
+    worker = ServerProcess(empty_database_url, log, env=CRASH_ENV, command="worker")
+    restarted = ServerProcess(empty_database_url, log, env=CRASH_ENV, command="worker")
     try:
         receiver.script(lambda _r: SLOW)
         app_id, secrets = subscribe(api.url, receiver, ["/a", "/b"])
@@ -98,7 +87,7 @@ def test_sigkill_with_a_thousand_in_flight_loses_nothing(
         assert verdict.lost == 0
         assert verdict.unexpected == 0
         assert verdict.bad_signatures == 0
-        eventually(lambda: unfinished(backend_url) == 0, what="no delivery left")
+        eventually(lambda: unfinished(empty_database_url) == 0, what="no delivery left")
     finally:
         for process in (restarted, worker, api):
             process.kill()
@@ -148,7 +137,7 @@ def _delivered(logs: str) -> int:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM])
 def test_sigterm_finishes_or_hands_back_everything_in_flight(
-    backend_url: str, receiver: Receiver, tmp_path: Path, sig: int
+    empty_database_url: str, receiver: Receiver, tmp_path: Path, sig: int
 ) -> None:
     env = {
         "HOOKPOST_SHUTDOWN_GRACE": "1",
@@ -156,7 +145,7 @@ def test_sigterm_finishes_or_hands_back_everything_in_flight(
         "HOOKPOST_LEASE_SECONDS": "60",
         "HOOKPOST_ENDPOINT_CONCURRENCY": "64",
     }
-    process = ServerProcess(backend_url, tmp_path / "hookpost.log", env=env).start()
+    process = ServerProcess(empty_database_url, tmp_path / "hookpost.log", env=env).start()
     try:
         quick = Behaviour(200, delay=0.2)
         hang = Behaviour(mode="hang")
@@ -169,7 +158,8 @@ def test_sigterm_finishes_or_hands_back_everything_in_flight(
     finally:
         process.stop()
     rows = databases.query(
-        backend_url, sa.select(deliveries.c.state, deliveries.c.claim_token, deliveries.c.msg_id)
+        empty_database_url,
+        sa.select(deliveries.c.state, deliveries.c.claim_token, deliveries.c.msg_id),
     )
     answered_ok = {msg for status, msg in receiver.answered if status == 200}
     succeeded = {r.msg_id for r in rows if r.state == "succeeded"}

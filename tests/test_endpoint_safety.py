@@ -42,6 +42,7 @@ async def runtime(database_url: str, lookup: ScriptedLookup) -> AsyncIterator[Ru
         lease_seconds=5.0,
     )
     running = await open_runtime(settings, lookup=lookup)
+    await running.admit_operator()  # registers TOKEN
     yield running
     await running.close()
 
@@ -170,7 +171,7 @@ async def test_the_test_delivery_explains_a_failing_receiver_without_counting_it
     assert "crashed" in result["explanation"]
     assert result["errorClass"] == "http_status"
     assert result["response"] == "boom"
-    org = (await runtime.services.access.bootstrap(None))[0]
+    org = await runtime.services.access.default_organization()
     endpoint = await runtime.store.get_endpoint(org.id, app, ep)
     assert endpoint is not None
     assert endpoint.failing_since is None  # the failure clock did not start

@@ -21,10 +21,9 @@ from rich.table import Table
 
 from hookpost import __version__
 from hookpost.config import ConfigError, Settings
+from hookpost.config_reference import environment_help, option_default, option_help
 from hookpost.core.errors import ConfigurationError, Unavailable
-from hookpost.runtime import Runtime, open_runtime
-from hookpost.store import migrate as migrations
-from hookpost.store.database import Database
+from hookpost.runtime import Runtime, migrate_database, open_runtime
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -37,11 +36,19 @@ token_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_hel
 app.add_typer(token_app, name="token")
 console = Console(stderr=True)
 
-Host = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")]
-Port = Annotated[int | None, typer.Option(help="Port to listen on [default: 8071].")]
+Host = Annotated[
+    str | None, typer.Option(help=option_help("host"), show_default=option_default("host"))
+]
+Port = Annotated[
+    int | None, typer.Option(help=option_help("port"), show_default=option_default("port"))
+]
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option("--database-url", help="Overrides HOOKPOST_DATABASE_URL."),
+    typer.Option(
+        "--database-url",
+        help=option_help("database_url"),
+        show_default=option_default("database_url"),
+    ),
 ]
 
 
@@ -79,12 +86,12 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def _announce(runtime: Runtime, host: str, port: int) -> None:
+def _announce(runtime: Runtime, token: str | None, host: str, port: int) -> None:
     console.print(f"hookpost {__version__} on http://{host}:{port} ({runtime.database.dialect})")
-    if runtime.generated_token:
+    if token:
         console.print(
             "\n[bold]API token (shown once, store it now):[/bold]\n"
-            f"  {runtime.generated_token}\n"
+            f"  {token}\n"
             "Use it as: Authorization: Bearer <token>\n"
         )
 
@@ -106,6 +113,8 @@ def _http_server(runtime: Runtime) -> uvicorn.Server:
 
 async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> None:
     runtime = await open_runtime(settings)
+    # Only a process that can print a first-start key may create one.
+    token = await runtime.admit_operator() if with_api else None
     worker = runtime.worker(await runtime.operational_webhooks()) if with_worker else None
     worker_task = asyncio.create_task(runtime.run_worker(worker)) if worker else None
     server = _http_server(runtime) if with_api else None
@@ -125,7 +134,7 @@ async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> No
         loop.add_signal_handler(sig, shut_down)
     try:
         if server is not None:
-            _announce(runtime, settings.host, settings.port)
+            _announce(runtime, token, settings.host, settings.port)
             await server.serve()  # returns once SIGTERM/SIGINT arrives
             shut_down()
         else:
@@ -136,7 +145,7 @@ async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> No
         await runtime.close()
 
 
-@app.command()
+@app.command(epilog=environment_help())
 def serve(host: Host = None, port: Port = None, database_url: DatabaseUrl = None) -> None:
     """Run the API and the delivery worker in one process (SQLite by default)."""
     settings = _settings(host=host, port=port, database_url=database_url)
@@ -144,7 +153,7 @@ def serve(host: Host = None, port: Port = None, database_url: DatabaseUrl = None
     _run(lambda: _serve(settings, with_api=True, with_worker=True))
 
 
-@app.command()
+@app.command(epilog=environment_help())
 def api(host: Host = None, port: Port = None, database_url: DatabaseUrl = None) -> None:
     """Run only the API; workers elsewhere deliver (PostgreSQL)."""
     settings = _settings(host=host, port=port, database_url=database_url)
@@ -152,7 +161,7 @@ def api(host: Host = None, port: Port = None, database_url: DatabaseUrl = None) 
     _run(lambda: _serve(settings, with_api=True, with_worker=False))
 
 
-@app.command()
+@app.command(epilog=environment_help())
 def worker(database_url: DatabaseUrl = None) -> None:
     """Run only a delivery worker; any number may share one PostgreSQL database."""
     settings = _settings(database_url=database_url)
@@ -165,15 +174,7 @@ def migrate(database_url: DatabaseUrl = None) -> None:
     """Bring the database schema up to date (also done at every start)."""
     settings = _settings(database_url=database_url)
 
-    async def work() -> str | None:
-        database = Database(settings.database_url)
-        try:
-            await migrations.upgrade(database)
-            return await migrations.current_revision(database)
-        finally:
-            await database.close()
-
-    revision = _run(work)
+    revision = _run(lambda: migrate_database(settings))
     console.print(f"database schema at revision {revision}")
 
 
@@ -188,7 +189,7 @@ def token_create(
     async def work() -> str:
         runtime = await open_runtime(settings)
         try:
-            org, _ = await runtime.services.access.bootstrap(None)
+            org = await runtime.services.access.default_organization()
             token, _ = await runtime.services.access.create_key(org.id, name)
             return token
         finally:

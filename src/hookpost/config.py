@@ -1,127 +1,270 @@
 """The one frozen `Settings` object, read from `HOOKPOST_*` variables once at start-up.
 
-This is the only module that reads the environment; everything else receives `Settings`.
+Each setting is declared once, in the section of the component it configures; this is the only
+module that reads the environment, and `docs/configuration.md` is generated from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
-from typing import Any, TypeVar
+from typing import Any, ClassVar
 
+from hookpost.config_fields import (
+    parse_bool,
+    parse_duration,
+    parse_fraction,
+    parse_log_level,
+    parse_port,
+    parse_size,
+    positive,
+    setting,
+    text,
+    variable_of,
+)
 from hookpost.core.addresses import parse_allowed_networks
-from hookpost.core.retry import DEFAULT_SCHEDULE, parse_schedule
+from hookpost.core.retry import RetryPolicy, parse_schedule
 
-DEFAULT_DATABASE_URL = "sqlite:///hookpost.sqlite3"
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-T = TypeVar("T")
+# Svix's retry policy is core's; the settings only let an operator change it.
+_SVIX = RetryPolicy()
 
 
 class ConfigError(ValueError):
     """A setting has a value hookpost cannot use; the message names the variable."""
 
 
-def parse_duration(text: str) -> float:
-    """Seconds from `30`, `1.5`, `250ms`, `15s`, `5m`, `12h` or `5d`."""
-    match = _DURATION.fullmatch(text)
-    if not match:
-        raise ValueError(f"expected a duration such as 30, 15s, 5m, 12h or 5d, got {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+@dataclass(frozen=True)
+class ServerSettings:
+    """The process itself: its database, where the API listens, what it logs."""
 
-
-def parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError(f"expected true or false, got {text!r}")
-
-
-def parse_size(text: str) -> int:
-    match = re.fullmatch(r"\s*(\d+)\s*(b|kb|kib|mb|mib)?\s*", text.lower())
-    if not match:
-        raise ValueError(f"expected a size such as 1048576, 512KiB or 1MiB, got {text!r}")
-    unit = {"kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}.get(match.group(2) or "", 1)
-    return int(match.group(1)) * unit
+    TITLE: ClassVar[str] = "Server"
+    database_url: str = setting(
+        "HOOKPOST_DATABASE_URL",
+        text,
+        "sqlite:///hookpost.sqlite3",
+        "`sqlite:///path/to/file` (relative to the working directory; `sqlite:////abs/path` "
+        "for absolute) or `postgresql://user:password@host:5432/database`",
+        flag=True,
+    )
+    api_token: str | None = setting(
+        "HOOKPOST_API_TOKEN",
+        text,
+        None,
+        "the operator's bearer token. When unset and no key exists yet, `serve` or `api` "
+        "generates one on first start and prints it once; only its SHA-256 hash is stored",
+        secret=True,
+    )
+    host: str = setting("HOOKPOST_HOST", text, "127.0.0.1", "address the API listens on", flag=True)
+    port: int = setting("HOOKPOST_PORT", parse_port, "8071", "port the API listens on", flag=True)
+    log_level: str = setting(
+        "HOOKPOST_LOG_LEVEL",
+        parse_log_level,
+        "info",
+        "`debug`, `info`, `warning` or `error`. Secrets are never logged",
+    )
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Every setting hookpost has; `docs/configuration.md` lists them with their defaults."""
+class ApiSettings:
+    """What the API accepts and remembers."""
 
-    database_url: str = DEFAULT_DATABASE_URL
-    api_token: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8071
-    max_payload_bytes: int = 1024 * 1024
-    # delivery
-    retry_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
-    retry_jitter: float = 0.2
-    retry_timeout_floor: float = 60.0
-    request_timeout: float = 15.0
-    connect_timeout: float = 5.0
-    max_response_bytes: int = 64 * 1024
-    stored_response_bytes: int = 20_000
-    worker_concurrency: int = 64
-    endpoint_concurrency: int = 16
-    claim_batch: int = 50
-    lease_seconds: float = 60.0
-    poll_interval: float = 1.0
-    shutdown_grace: float = 10.0
-    disable_after: float = 5 * 86400.0
-    operational_webhook_url: str | None = None
-    operational_webhook_secret: str | None = None
-    # safety
-    allowed_networks: tuple[IPv4Network | IPv6Network, ...] = ()
-    https_only: bool = False
-    # api
-    idempotency_ttl: float = 12 * 3600.0
-    log_level: str = "info"
+    TITLE: ClassVar[str] = "API"
+    max_payload_bytes: int = setting(
+        "HOOKPOST_MAX_PAYLOAD_BYTES",
+        positive(parse_size),
+        "1MiB",
+        "largest message payload; larger ones get `413 payload_too_large`",
+    )
+    idempotency_ttl: float = setting(
+        "HOOKPOST_IDEMPOTENCY_TTL",
+        positive(parse_duration),
+        "12h",
+        "how long a POST's answer is kept for replays of the same `idempotency-key`",
+    )
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """When a failed delivery is tried again, and when its endpoint is given up on."""
+
+    TITLE: ClassVar[str] = "Retries"
+    retry_schedule: tuple[float, ...] = setting(
+        "HOOKPOST_RETRY_SCHEDULE",
+        parse_schedule,
+        ",".join(f"{delay:g}" for delay in _SVIX.schedule),
+        f"seconds between a failed attempt and the next; {_SVIX.max_attempts} attempts in all "
+        "by default (Svix's schedule)",
+    )
+    retry_jitter: float = setting(
+        "HOOKPOST_RETRY_JITTER",
+        parse_fraction,
+        f"{_SVIX.jitter:g}",
+        "random spread of each delay (0.2 is ±20 %)",
+    )
+    retry_timeout_floor: float = setting(
+        "HOOKPOST_RETRY_TIMEOUT_FLOOR",
+        parse_duration,
+        f"{_SVIX.timeout_floor:g}s",
+        "minimum delay after an attempt that timed out",
+    )
+    disable_after: float = setting(
+        "HOOKPOST_DISABLE_AFTER",
+        positive(parse_duration),
+        "5d",
+        "an endpoint whose deliveries have failed, with no success, for this long is disabled "
+        "when its next delivery exhausts the schedule",
+    )
+
+
+@dataclass(frozen=True)
+class RequestSettings:
+    """One attempt's HTTP request: its time budget and how much of the answer is read."""
+
+    TITLE: ClassVar[str] = "Requests"
+    request_timeout: float = setting(
+        "HOOKPOST_REQUEST_TIMEOUT",
+        positive(parse_duration),
+        "15s",
+        "total time one attempt may take, from DNS to the last byte read",
+    )
+    connect_timeout: float = setting(
+        "HOOKPOST_CONNECT_TIMEOUT",
+        positive(parse_duration),
+        "5s",
+        "time to resolve and connect (also the DNS lookup budget)",
+    )
+    max_response_bytes: int = setting(
+        "HOOKPOST_MAX_RESPONSE_BYTES",
+        positive(parse_size),
+        "64KiB",
+        "most bytes read from a response; the rest is never read",
+    )
+    stored_response_bytes: int = setting(
+        "HOOKPOST_STORED_RESPONSE_BYTES",
+        positive(parse_size),
+        "20000",
+        "most bytes of a response body kept in the attempt history",
+    )
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How much a worker process takes on, and how it hands work back."""
+
+    TITLE: ClassVar[str] = "Workers"
+    worker_concurrency: int = setting(
+        "HOOKPOST_WORKER_CONCURRENCY",
+        positive(int),
+        "64",
+        "attempts in flight per worker process",
+    )
+    endpoint_concurrency: int = setting(
+        "HOOKPOST_ENDPOINT_CONCURRENCY",
+        positive(int),
+        "16",
+        "attempts in flight to one endpoint, per worker process",
+    )
+    claim_batch: int = setting(
+        "HOOKPOST_CLAIM_BATCH",
+        positive(int),
+        "50",
+        "deliveries a worker claims per database round trip",
+    )
+    lease_seconds: float = setting(
+        "HOOKPOST_LEASE_SECONDS",
+        positive(parse_duration),
+        "60s",
+        "how long a claimed delivery belongs to its worker; must exceed the request timeout "
+        "by at least a second. A killed worker's deliveries are retried after this",
+    )
+    poll_interval: float = setting(
+        "HOOKPOST_POLL_INTERVAL",
+        positive(parse_duration),
+        "1s",
+        "longest a worker sleeps without a wake-up (wake-ups are immediate on publish)",
+    )
+    shutdown_grace: float = setting(
+        "HOOKPOST_SHUTDOWN_GRACE",
+        parse_duration,
+        "10s",
+        "on SIGTERM, how long in-flight attempts may finish before they are handed back",
+    )
+
+
+@dataclass(frozen=True)
+class OperationalSettings:
+    """Where the operator hears about failing, recovered and disabled endpoints."""
+
+    TITLE: ClassVar[str] = "Operational webhooks"
+    operational_webhook_url: str | None = setting(
+        "HOOKPOST_OPERATIONAL_WEBHOOK_URL",
+        text,
+        None,
+        "where hookpost sends `endpoint.disabled`, `message.attempt.failing`, "
+        "`message.attempt.exhausted` and `message.attempt.recovered`",
+    )
+    operational_webhook_secret: str | None = setting(
+        "HOOKPOST_OPERATIONAL_WEBHOOK_SECRET",
+        text,
+        None,
+        "the `whsec_` secret those are signed with",
+        unset="generated",
+        secret=True,
+    )
+
+
+@dataclass(frozen=True)
+class SafetySettings:
+    """Which destinations deliveries may reach."""
+
+    TITLE: ClassVar[str] = "Safety"
+    allowed_networks: tuple[IPv4Network | IPv6Network, ...] = setting(
+        "HOOKPOST_ALLOWED_NETWORKS",
+        parse_allowed_networks,
+        "",
+        "CIDRs (or single addresses), comma-separated, that deliveries may reach although they "
+        "are private, loopback or otherwise internal, e.g. `127.0.0.0/8` for local development. "
+        "Cloud metadata addresses (169.254.169.254 and friends) stay blocked unless listed "
+        "exactly (`169.254.169.254/32`)",
+        unset="empty",
+    )
+    https_only: bool = setting(
+        "HOOKPOST_HTTPS_ONLY",
+        parse_bool,
+        "false",
+        "refuse endpoint URLs that are not `https://`",
+    )
+
+
+@dataclass(frozen=True)
+class Settings(
+    ServerSettings,
+    ApiSettings,
+    RetrySettings,
+    RequestSettings,
+    WorkerSettings,
+    OperationalSettings,
+    SafetySettings,
+):
+    """Every setting hookpost has: all sections in one object, each field declared once."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-
-        def take(name: str, attr: str, parse: Callable[[str], T]) -> None:
-            raw = env.get(name)
+        for field in dataclasses.fields(cls):
+            variable = variable_of(field)
+            raw = env.get(variable.env)
             if raw is None or raw == "":
-                return
+                continue
             try:
-                values[attr] = parse(raw)
+                values[field.name] = variable.parse(raw)
             except ValueError as exc:
-                raise ConfigError(f"{name}: {exc}") from None
+                raise ConfigError(f"{variable.env}: {exc}") from None
 
-        take("HOOKPOST_DATABASE_URL", "database_url", str.strip)
-        take("HOOKPOST_API_TOKEN", "api_token", str.strip)
-        take("HOOKPOST_HOST", "host", str.strip)
-        take("HOOKPOST_PORT", "port", _port)
-        take("HOOKPOST_MAX_PAYLOAD_BYTES", "max_payload_bytes", _positive(parse_size))
-        take("HOOKPOST_RETRY_SCHEDULE", "retry_schedule", parse_schedule)
-        take("HOOKPOST_RETRY_JITTER", "retry_jitter", _fraction)
-        take("HOOKPOST_RETRY_TIMEOUT_FLOOR", "retry_timeout_floor", parse_duration)
-        take("HOOKPOST_REQUEST_TIMEOUT", "request_timeout", _positive(parse_duration))
-        take("HOOKPOST_CONNECT_TIMEOUT", "connect_timeout", _positive(parse_duration))
-        take("HOOKPOST_MAX_RESPONSE_BYTES", "max_response_bytes", _positive(parse_size))
-        take("HOOKPOST_WORKER_CONCURRENCY", "worker_concurrency", _positive(int))
-        take("HOOKPOST_ENDPOINT_CONCURRENCY", "endpoint_concurrency", _positive(int))
-        take("HOOKPOST_CLAIM_BATCH", "claim_batch", _positive(int))
-        take("HOOKPOST_LEASE_SECONDS", "lease_seconds", _positive(parse_duration))
-        take("HOOKPOST_POLL_INTERVAL", "poll_interval", _positive(parse_duration))
-        take("HOOKPOST_SHUTDOWN_GRACE", "shutdown_grace", parse_duration)
-        take("HOOKPOST_DISABLE_AFTER", "disable_after", _positive(parse_duration))
-        take("HOOKPOST_OPERATIONAL_WEBHOOK_URL", "operational_webhook_url", str.strip)
-        take("HOOKPOST_OPERATIONAL_WEBHOOK_SECRET", "operational_webhook_secret", str.strip)
-        take("HOOKPOST_ALLOWED_NETWORKS", "allowed_networks", parse_allowed_networks)
-        take("HOOKPOST_HTTPS_ONLY", "https_only", parse_bool)
-        take("HOOKPOST_IDEMPOTENCY_TTL", "idempotency_ttl", _positive(parse_duration))
-        take("HOOKPOST_LOG_LEVEL", "log_level", _log_level)
         settings = cls(**values)
         settings.check()
         return settings
@@ -150,32 +293,4 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def _port(text: str) -> int:
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise ValueError("a port is 0-65535")
-    return port
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 1:
-        raise ValueError("must be at least 0 and below 1")
-    return value
-
-
-def _log_level(text: str) -> str:
-    level = text.strip().lower()
-    if level not in {"debug", "info", "warning", "error"}:
-        raise ValueError("must be debug, info, warning or error")
-    return level
-
-
-def _positive(parse: Callable[[str], T]) -> Callable[[str], T]:
-    def parse_positive(text: str) -> T:
-        value = parse(text)
-        if not value > 0:  # type: ignore[operator]
-            raise ValueError("must be greater than zero")
-        return value
-
-    return parse_positive
+SECTIONS: tuple[type, ...] = Settings.__bases__

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 
 from hookpost.api.app import build_api
-from hookpost.config import Settings
+from hookpost.config import RetrySettings, Settings
 from hookpost.core.addresses import AddressPolicy
 from hookpost.core.ids import IdFactory
 from hookpost.core.retry import RetryPolicy
@@ -56,12 +56,20 @@ class Runtime:
     database: Database
     store: Store
     services: Services
-    generated_token: str | None
     doorbell: Doorbell
     sender: Sender
     runner: AttemptRunner
     wakeups: PostgresWakeups | None
     clock: Clock
+
+    async def admit_operator(self) -> str | None:
+        """Register HOOKPOST_API_TOKEN or, on first start, create a key and return its secret.
+
+        Only the commands that print that secret (serve, api) call this: a key made by any other
+        command could never be shown, and its mere existence stops `serve` from making one.
+        """
+        _, token = await self.services.access.bootstrap(self.settings.api_token)
+        return token
 
     def api(self) -> FastAPI:
         return build_api(
@@ -80,19 +88,14 @@ class Runtime:
         return notifier
 
     def worker(self, notifier: OperationalWebhooks | None = None) -> Worker:
-        s = self.settings
-        limits = WorkerLimits(
-            concurrency=s.worker_concurrency,
-            endpoint_concurrency=s.endpoint_concurrency,
-            batch=s.claim_batch,
-            lease=timedelta(seconds=s.lease_seconds),
-            request_timeout=s.request_timeout,
-            poll_interval=s.poll_interval,
-            shutdown_grace=s.shutdown_grace,
-        )
         notify = notifier.emit if notifier is not None else None
         worker = Worker(
-            self.store, self.runner, self.doorbell, limits, clock=self.clock, notify=notify
+            self.store,
+            self.runner,
+            self.doorbell,
+            worker_limits(self.settings),
+            clock=self.clock,
+            notify=notify,
         )
         self.store.handover = worker  # publishes in this process lease new work to it
         return worker
@@ -124,7 +127,10 @@ async def open_runtime(
     entropy: Callable[[int], bytes] = os.urandom,
     lookup: Lookup = system_lookup,
 ) -> Runtime:
-    """Open the database, bring its schema up to date and build services and delivery."""
+    """Open the database, bring its schema up to date and build services and delivery.
+
+    Creates no API key: see `Runtime.admit_operator`.
+    """
     database = Database(settings.database_url)
     await migrate.upgrade(database)
     store = Store(database, clock, IdFactory(clock, entropy))
@@ -144,21 +150,14 @@ async def open_runtime(
 
     sender = Sender(
         policy,
-        SenderLimits(
-            request_timeout=settings.request_timeout,
-            connect_timeout=settings.connect_timeout,
-            max_response_bytes=settings.max_response_bytes,
-            stored_response_bytes=settings.stored_response_bytes,
-            max_connections=settings.worker_concurrency * 2,
-            https_only=settings.https_only,
-        ),
+        sender_limits(settings),
         lookup=lookup,
         own_listeners=[(settings.host, settings.port)],
         own_host_names=rules.own_host_names,
     )
     runner = AttemptRunner(
         sender,
-        RetryPolicy(settings.retry_schedule, settings.retry_jitter, settings.retry_timeout_floor),
+        retry_policy(settings),
         clock,
         disable_after=timedelta(seconds=settings.disable_after),
         ids=IdFactory(clock, entropy),
@@ -173,10 +172,46 @@ async def open_runtime(
         history=HistoryService(store, clock, wake),
         probes=EndpointProbe(store, runner.probe, IdFactory(clock, entropy)),
     )
-    _, token = await services.access.bootstrap(settings.api_token)
-    return Runtime(
-        settings, database, store, services, token, doorbell, sender, runner, wakeups, clock
+    return Runtime(settings, database, store, services, doorbell, sender, runner, wakeups, clock)
+
+
+async def migrate_database(settings: Settings) -> str | None:
+    """Bring the schema of the configured database up to date; the revision it is now at."""
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database)
+        return await migrate.current_revision(database)
+    finally:
+        await database.close()
+
+
+def worker_limits(settings: Settings) -> WorkerLimits:
+    """The worker's configuration, every field from its settings (none from its defaults)."""
+    return WorkerLimits(
+        concurrency=settings.worker_concurrency,
+        endpoint_concurrency=settings.endpoint_concurrency,
+        batch=settings.claim_batch,
+        lease=timedelta(seconds=settings.lease_seconds),
+        request_timeout=settings.request_timeout,
+        poll_interval=settings.poll_interval,
+        shutdown_grace=settings.shutdown_grace,
     )
+
+
+def sender_limits(settings: Settings) -> SenderLimits:
+    """The sender's configuration, every field from its settings (none from its defaults)."""
+    return SenderLimits(
+        request_timeout=settings.request_timeout,
+        connect_timeout=settings.connect_timeout,
+        max_response_bytes=settings.max_response_bytes,
+        stored_response_bytes=settings.stored_response_bytes,
+        max_connections=settings.worker_concurrency * 2,
+        https_only=settings.https_only,
+    )
+
+
+def retry_policy(settings: RetrySettings) -> RetryPolicy:
+    return RetryPolicy(settings.retry_schedule, settings.retry_jitter, settings.retry_timeout_floor)
 
 
 def _own_host_names() -> tuple[str, ...]:

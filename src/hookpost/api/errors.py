@@ -6,19 +6,30 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
-from hookpost.api.http import json_response
+from hookpost import codec
+from hookpost.api.http import json_response, send_json
 from hookpost.core import errors
 
 log = logging.getLogger("hookpost.api")
 
+
+class SlowBody(errors.HookpostError):
+    """The request body did not arrive within the time allowed (408); an API-only error."""
+
+    code = "request_timeout"
+
+
 STATUS: dict[type[errors.HookpostError], int] = {
     errors.BadRequest: 400,
+    SlowBody: 408,
     errors.AuthenticationFailed: 401,
     errors.Forbidden: 403,
     errors.NotFound: 404,
@@ -55,6 +66,33 @@ def validation_body(problems: list[errors.FieldProblem]) -> dict[str, Any]:
     return {"detail": [{"loc": list(p.loc), "msg": p.msg, "type": p.type} for p in problems]}
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """An error as the client receives it: status, JSON body and extra headers."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+def render(error: errors.HookpostError) -> Rendered:
+    """The one mapping of an error to its answer, wherever in the stack it is raised."""
+    status = status_of(error)
+    if isinstance(error, errors.InvalidInput):
+        body = validation_body(error.problems)
+    else:
+        body = error_body(error.code, error.detail)
+    # The database is down for a moment: the SDKs retry a 503 that says when.
+    headers = ((b"retry-after", b"1"),) if status == 503 else ()
+    return Rendered(status, codec.dumps(body), headers)
+
+
+async def send_error(send: Send, error: errors.HookpostError) -> None:
+    """`render(error)` answered straight on ASGI, for code that runs before routing."""
+    rendered = render(error)
+    await send_json(send, rendered.status, rendered.body, rendered.headers)
+
+
 def _readable_type(kind: str) -> str:
     # Svix's clients know `value_error.jsondecode` for bodies that are not JSON at all.
     return "value_error.jsondecode" if kind == "json_invalid" else kind
@@ -62,13 +100,9 @@ def _readable_type(kind: str) -> str:
 
 async def on_hookpost_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.HookpostError)
-    status = status_of(exc)
-    if isinstance(exc, errors.InvalidInput):
-        return json_response(validation_body(exc.problems), status)
-    response = json_response(error_body(exc.code, exc.detail), status)
-    if status == 503:
-        response.headers["Retry-After"] = "1"
-    return response
+    rendered = render(exc)
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in rendered.headers}
+    return Response(rendered.body, rendered.status, headers, media_type="application/json")
 
 
 async def on_validation_error(_request: Request, exc: Exception) -> Response:

@@ -14,10 +14,11 @@ import pydantic
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hookpost import codec
-from hookpost.api.errors import error_body, status_of, validation_body
+from hookpost.api.errors import send_error
+from hookpost.api.http import send_json
 from hookpost.api.wire import outputs
 from hookpost.api.wire.inputs import MessageIn
-from hookpost.core.errors import HookpostError, InvalidInput
+from hookpost.core.errors import HookpostError
 from hookpost.service.container import Services
 
 _PUBLISH = re.compile(r"^/api/v1/app/([^/]+)/msg$")
@@ -51,17 +52,10 @@ class FastPublish:
                 org_id, match.group(1), message_in.publication(), idempotency_key=key
             )
         except HookpostError as exc:
-            status = status_of(exc)
-            problem = (
-                validation_body(exc.problems)
-                if isinstance(exc, InvalidInput)
-                else error_body(exc.code, exc.detail)
-            )
-            retry = [(b"retry-after", b"1")] if status == 503 else []
-            await _respond(send, status, codec.dumps(problem), retry)
+            await send_error(send, exc)
             return
         rendered = outputs.message(published.message, with_content=with_content)
-        await _respond(send, 202, codec.dumps(rendered))
+        await send_json(send, 202, codec.dumps(rendered))
 
     def _understood(self, scope: Scope, body: bytes) -> tuple[MessageIn, bool] | None:
         """The validated request, or None to let the regular route explain what is wrong."""
@@ -109,20 +103,3 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replay
-
-
-async def _respond(
-    send: Send, status: int, payload: bytes, extra: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *(extra or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})

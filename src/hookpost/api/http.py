@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.types import Send
 
 from hookpost import codec
 from hookpost.api.deps import organization
@@ -26,6 +27,24 @@ class JsonResponse(Response):
 
 def json_response(content: Any, status_code: int = 200) -> JsonResponse:
     return JsonResponse(content, status_code=status_code)
+
+
+async def send_json(
+    send: Send, status: int, payload: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """Answer straight on ASGI (for middleware and the fast path, which run before routing)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 def no_content() -> Response:

@@ -10,13 +10,12 @@ import asyncio
 import hashlib
 import re
 from datetime import timedelta
-from typing import Any
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hookpost.api.errors import error_body, validation_body
-from hookpost.core.errors import FieldProblem, Unavailable
+from hookpost.api.errors import SlowBody, send_error
+from hookpost.api.http import send_json
+from hookpost.core.errors import Conflict, InvalidInput, PayloadTooLarge, Unavailable
 from hookpost.core.models import IdempotentAnswer
 from hookpost.service.access import AccessService
 
@@ -27,24 +26,6 @@ IDEMPOTENCY_WAIT = 10.0  # under the SDK's 15 s request timeout
 # Message creation records its key inside the publishing transaction (crash-safe), so the
 # generic cache is skipped for it.
 _MESSAGE_CREATE = re.compile(r"^/api/v1/app/[^/]+/msg$")
-
-
-async def _send_json(
-    send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]]
-) -> None:
-    payload = orjson.dumps(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 class PathMiddleware:
@@ -81,9 +62,7 @@ class BodyLimitMiddleware:
             async with asyncio.timeout(BODY_READ_TIMEOUT):
                 body = await self._read(receive)
         except TimeoutError:
-            await _send_json(
-                send, 408, error_body("request_timeout", "The body arrived too slowly"), []
-            )
+            await send_error(send, SlowBody("The body arrived too slowly"))
             return
         if body is None:
             await self._too_large(send)
@@ -117,7 +96,7 @@ class BodyLimitMiddleware:
 
     async def _too_large(self, send: Send) -> None:
         detail = f"Request payload is too large (limit {self.max_bytes} bytes)."
-        await _send_json(send, 413, error_body("payload_too_large", detail), [])
+        await send_error(send, PayloadTooLarge(detail))
 
 
 class IdempotencyMiddleware:
@@ -136,11 +115,11 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if len(raw_key) > MAX_IDEMPOTENCY_KEY or not raw_key.isascii():
-            problem = FieldProblem(
+            problem = InvalidInput.at(
                 ("header", "idempotency-key"),
                 f"must be at most {MAX_IDEMPOTENCY_KEY} ASCII characters",
             )
-            await _send_json(send, 422, validation_body([problem]), [])
+            await send_error(send, problem)
             return
         key_hash = hashlib.sha256(
             b"\0".join([authorization, raw_key, scope["raw_path"], scope["query_string"]])
@@ -152,8 +131,7 @@ class IdempotencyMiddleware:
         try:
             answer = await self._claim(key_hash)
         except Unavailable as exc:
-            body = error_body(exc.code, exc.detail)
-            await _send_json(send, 503, body, [(b"retry-after", b"1")])
+            await send_error(send, exc)
             return
         if answer is not None:
             await self._replay(send, answer)
@@ -176,21 +154,10 @@ class IdempotencyMiddleware:
     async def _replay(self, send: Send, answer: IdempotentAnswer) -> None:
         if answer.running:
             detail = "A request with this idempotency key is still being processed; retry later"
-            await _send_json(send, 409, error_body("idempotency_conflict", detail), [])
+            await send_error(send, Conflict(detail, code="idempotency_conflict"))
             return
-        body = answer.body or b""
-        await send(
-            {
-                "type": "http.response.start",
-                "status": answer.status_code or 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"idempotent-replayed", b"true"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        replayed = ((b"idempotent-replayed", b"true"),)
+        await send_json(send, answer.status_code or 200, answer.body or b"", replayed)
 
     async def _run_and_keep(
         self, scope: Scope, receive: Receive, send: Send, key_hash: str

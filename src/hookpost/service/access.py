@@ -56,7 +56,7 @@ class AccessService:
         Returns a newly generated token (to print once) when none was configured and no key
         exists yet; the token itself is never stored.
         """
-        org = await self._store.ensure_organization()
+        org = await self.default_organization()
         if configured_token:
             await self._store.add_api_key(
                 org.id, hash_token(configured_token), _hint(configured_token), "HOOKPOST_API_TOKEN"
@@ -66,6 +66,10 @@ class AccessService:
             return org, None
         token, _ = await self.create_key(org.id, "generated on first start")
         return org, token
+
+    async def default_organization(self) -> Organization:
+        """The organization the operator's keys belong to, created if it does not exist yet."""
+        return await self._store.ensure_organization()
 
     async def create_key(self, org_id: str, name: str) -> tuple[str, ApiKey]:
         token = new_token(self._entropy(32))

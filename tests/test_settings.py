@@ -1,0 +1,169 @@
+"""Each setting is declared once, and the docs and `--help` say what the code does.
+
+The declaration in hookpost.config is the reference: every `HOOKPOST_*` variable it reads is
+documented with its default, nothing else is documented, and each one reaches its field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+from ipaddress import ip_network
+from pathlib import Path
+
+import pytest
+
+from hookpost.config import SECTIONS, ConfigError, Settings
+from hookpost.config_fields import variable_of
+from hookpost.config_reference import rewrite, variables
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGURATION = ROOT / "docs" / "configuration.md"
+DOCUMENTED_ROW = re.compile(r"^\| `(HOOKPOST_[A-Z_]+)`[^|]*\| ([^|]+) \|", re.MULTILINE)
+MENTIONED = re.compile(r"\bHOOKPOST_[A-Z][A-Z_]*[A-Z]\b")
+# Variables of the test and benchmark harness, not of hookpost.
+HARNESS = {"HOOKPOST_TEST_POSTGRES", "HOOKPOST_TEST_REQUIRE_POSTGRES"}
+
+# One value other than the default for every variable, and the field value it must give.
+SAMPLES: dict[str, tuple[str, str, object]] = {
+    "HOOKPOST_DATABASE_URL": (" postgresql://u@h/db ", "database_url", "postgresql://u@h/db"),
+    "HOOKPOST_API_TOKEN": ("hp_sk_x", "api_token", "hp_sk_x"),
+    "HOOKPOST_HOST": ("0.0.0.0", "host", "0.0.0.0"),
+    "HOOKPOST_PORT": ("9000", "port", 9000),
+    "HOOKPOST_LOG_LEVEL": ("WARNING", "log_level", "warning"),
+    "HOOKPOST_MAX_PAYLOAD_BYTES": ("512KiB", "max_payload_bytes", 512 * 1024),
+    "HOOKPOST_IDEMPOTENCY_TTL": ("30m", "idempotency_ttl", 1800.0),
+    "HOOKPOST_RETRY_SCHEDULE": ("1, 2.5", "retry_schedule", (1.0, 2.5)),
+    "HOOKPOST_RETRY_JITTER": ("0", "retry_jitter", 0.0),
+    "HOOKPOST_RETRY_TIMEOUT_FLOOR": ("250ms", "retry_timeout_floor", 0.25),
+    "HOOKPOST_DISABLE_AFTER": ("1d", "disable_after", 86400.0),
+    "HOOKPOST_REQUEST_TIMEOUT": ("2s", "request_timeout", 2.0),
+    "HOOKPOST_CONNECT_TIMEOUT": ("1.5", "connect_timeout", 1.5),
+    "HOOKPOST_MAX_RESPONSE_BYTES": ("1MiB", "max_response_bytes", 1024 * 1024),
+    "HOOKPOST_STORED_RESPONSE_BYTES": ("4KiB", "stored_response_bytes", 4096),
+    "HOOKPOST_WORKER_CONCURRENCY": ("8", "worker_concurrency", 8),
+    "HOOKPOST_ENDPOINT_CONCURRENCY": ("2", "endpoint_concurrency", 2),
+    "HOOKPOST_CLAIM_BATCH": ("7", "claim_batch", 7),
+    "HOOKPOST_LEASE_SECONDS": ("2m", "lease_seconds", 120.0),
+    "HOOKPOST_POLL_INTERVAL": ("200ms", "poll_interval", 0.2),
+    "HOOKPOST_SHUTDOWN_GRACE": ("0", "shutdown_grace", 0.0),
+    "HOOKPOST_OPERATIONAL_WEBHOOK_URL": (
+        "https://ops.example/",
+        "operational_webhook_url",
+        "https://ops.example/",
+    ),
+    "HOOKPOST_OPERATIONAL_WEBHOOK_SECRET": ("whsec_x", "operational_webhook_secret", "whsec_x"),
+    "HOOKPOST_ALLOWED_NETWORKS": (
+        "10.0.0.0/8 127.0.0.1",
+        "allowed_networks",
+        (ip_network("10.0.0.0/8"), ip_network("127.0.0.1/32")),
+    ),
+    "HOOKPOST_HTTPS_ONLY": ("yes", "https_only", True),
+}
+
+
+def test_every_setting_is_declared_once_and_named_after_its_field() -> None:
+    fields = dataclasses.fields(Settings)
+    envs = [variable_of(field).env for field in fields]
+    assert len(envs) == len(set(envs))
+    for field in fields:
+        assert variable_of(field).env == "HOOKPOST_" + field.name.upper()
+    # The sections partition the settings: each field belongs to exactly one.
+    in_sections = [f.name for section in SECTIONS for f in dataclasses.fields(section)]
+    assert sorted(in_sections) == sorted(f.name for f in fields)
+
+
+def test_the_documented_tables_are_the_declaration() -> None:
+    document = CONFIGURATION.read_text()
+    assert rewrite(document) == document, (
+        "docs/configuration.md is out of date: run "
+        ".venv/bin/python -m hookpost.config_reference docs/configuration.md"
+    )
+
+
+def test_every_variable_is_documented_with_its_default() -> None:
+    documented = dict(DOCUMENTED_ROW.findall(CONFIGURATION.read_text()))
+    declared = {variable.env: variable.shown_default() for _, variable in variables()}
+    assert documented == declared
+
+
+def test_nothing_documented_anywhere_is_a_variable_that_does_not_exist() -> None:
+    declared = {variable.env for _, variable in variables()}
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for document in documents:
+        unknown = set(MENTIONED.findall(document.read_text())) - declared - HARNESS
+        assert not unknown, f"{document.name} names variables hookpost does not read: {unknown}"
+
+
+def test_every_variable_reaches_its_field() -> None:
+    assert set(SAMPLES) == {variable.env for _, variable in variables()}
+    settings = Settings.from_env({env: raw for env, (raw, _, _) in SAMPLES.items()})
+    for env, (_, name, expected) in SAMPLES.items():
+        assert getattr(settings, name) == expected, env
+        assert getattr(Settings(), name) != expected, f"{env}'s sample is its default"
+
+
+def test_an_empty_environment_gives_the_declared_defaults() -> None:
+    assert Settings.from_env({}) == Settings()
+    assert Settings.from_env({"HOOKPOST_PORT": ""}).port == 8071  # empty means unset
+
+
+@pytest.mark.parametrize(
+    ("env", "raw", "says"),
+    [
+        ("HOOKPOST_PORT", "70000", "0-65535"),
+        ("HOOKPOST_REQUEST_TIMEOUT", "0", "greater than zero"),
+        ("HOOKPOST_RETRY_JITTER", "1", "below 1"),
+        ("HOOKPOST_MAX_PAYLOAD_BYTES", "lots", "size"),
+        ("HOOKPOST_HTTPS_ONLY", "maybe", "true or false"),
+        ("HOOKPOST_LOG_LEVEL", "loud", "debug, info"),
+        ("HOOKPOST_ALLOWED_NETWORKS", "10.0.0.1/8", "host bits"),
+    ],
+)
+def test_a_bad_value_names_its_variable(env: str, raw: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says) as caught:
+        Settings.from_env({env: raw})
+    assert str(caught.value).startswith(f"{env}: ")
+
+
+def test_cross_setting_rules_still_hold() -> None:
+    with pytest.raises(ConfigError, match="HOOKPOST_LEASE_SECONDS must exceed"):
+        Settings.from_env({"HOOKPOST_LEASE_SECONDS": "10", "HOOKPOST_REQUEST_TIMEOUT": "10"})
+    with pytest.raises(ConfigError, match="HOOKPOST_DATABASE_URL must start"):
+        Settings().with_overrides(database_url="mysql://x")
+
+
+def test_printing_the_settings_shows_no_secret() -> None:
+    shown = repr(Settings(api_token="hp_sk_secret", operational_webhook_secret="whsec_secret"))
+    assert "secret" not in shown
+    assert "worker_concurrency=64" in shown
+
+
+def help_of(*command: str) -> str:
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "hookpost", *command, "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+
+@pytest.mark.parametrize("command", ["serve", "api", "worker"])
+def test_the_server_commands_help_shows_every_variable_with_its_default(command: str) -> None:
+    shown = help_of(command)
+    for _, variable in variables():
+        line = f"{variable.env}={variable.default}" if variable.default else variable.env
+        assert line in shown, line
+    assert "[default: (sqlite:///hookpost.sqlite3)]" in shown
+
+
+def test_the_serve_flags_show_their_defaults() -> None:
+    shown = help_of("serve")
+    assert re.search(r"--host .*HOOKPOST_HOST\.\s.*\[default: \(127\.0\.0\.1\)\]", shown, re.S)
+    assert re.search(r"--port .*HOOKPOST_PORT\.\s.*\[default: \(8071\)\]", shown, re.S)

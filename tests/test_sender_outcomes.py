@@ -53,6 +53,8 @@ LIMITS = SenderLimits(
     connect_timeout=CONNECT,
     max_response_bytes=64 * 1024,
     stored_response_bytes=16 * 1024,
+    max_connections=256,
+    https_only=False,
 )
 # A correctness bound (the deadline fired, and not much later), not a benchmark.
 SLACK_MS = 1500

@@ -46,6 +46,8 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "HOOKPOST_STORED_RESPONSE_BYTES": ("4KiB", "stored_response_bytes", 4096),
     "HOOKPOST_WORKER_CONCURRENCY": ("8", "worker_concurrency", 8),
     "HOOKPOST_ENDPOINT_CONCURRENCY": ("2", "endpoint_concurrency", 2),
+    "HOOKPOST_SLOW_AFTER": ("500ms", "slow_after", 0.5),
+    "HOOKPOST_SLOW_SLOTS": ("10", "slow_slots", 10),
     "HOOKPOST_CLAIM_BATCH": ("7", "claim_batch", 7),
     "HOOKPOST_LEASE_SECONDS": ("2m", "lease_seconds", 120.0),
     "HOOKPOST_POLL_INTERVAL": ("200ms", "poll_interval", 0.2),

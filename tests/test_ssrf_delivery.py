@@ -22,7 +22,14 @@ from tests.support.receiver import Behaviour, Receiver
 from tests.support.trap import Trap
 
 R = BlockRule
-LIMITS = SenderLimits(request_timeout=1.0, connect_timeout=0.5)
+LIMITS = SenderLimits(
+    request_timeout=1.0,
+    connect_timeout=0.5,
+    max_response_bytes=64 * 1024,
+    stored_response_bytes=20_000,
+    max_connections=256,
+    https_only=False,
+)
 BODY = b'{"type": "ping"}'
 
 # A regression that hangs should fail in seconds, not at the suite-wide limit.

@@ -165,7 +165,22 @@ class WorkerSettings:
         "HOOKPOST_ENDPOINT_CONCURRENCY",
         positive(int),
         "16",
-        "attempts in flight to one endpoint, per worker process",
+        "attempts in flight to one endpoint, per worker process, at most: an endpoint that "
+        "times out or fails gets less (halved per failure, down to one) until it succeeds",
+    )
+    slow_after: float = setting(
+        "HOOKPOST_SLOW_AFTER",
+        positive(parse_duration),
+        "2s",
+        "an attempt still waiting for its answer after this stops counting against "
+        "HOOKPOST_WORKER_CONCURRENCY and moves to the slow lane, so hanging endpoints cannot "
+        "hold the slots healthy ones need",
+    )
+    slow_slots: int = setting(
+        "HOOKPOST_SLOW_SLOTS",
+        positive(int),
+        "1024",
+        "attempts in the slow lane per worker process, at most (each is an open, idle socket)",
     )
     claim_batch: int = setting(
         "HOOKPOST_CLAIM_BATCH",

@@ -195,6 +195,8 @@ def worker_limits(settings: Settings) -> WorkerLimits:
         request_timeout=settings.request_timeout,
         poll_interval=settings.poll_interval,
         shutdown_grace=settings.shutdown_grace,
+        slow_after=settings.slow_after,
+        slow_slots=settings.slow_slots,
     )
 
 
@@ -205,7 +207,8 @@ def sender_limits(settings: Settings) -> SenderLimits:
         connect_timeout=settings.connect_timeout,
         max_response_bytes=settings.max_response_bytes,
         stored_response_bytes=settings.stored_response_bytes,
-        max_connections=settings.worker_concurrency * 2,
+        # Every attempt holds a connection, the slow lane's included.
+        max_connections=settings.worker_concurrency * 2 + settings.slow_slots,
         https_only=settings.https_only,
     )
 

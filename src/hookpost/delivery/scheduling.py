@@ -25,12 +25,16 @@ Monotonic = Callable[[], float]
 
 @dataclass(frozen=True)
 class SchedulingPolicy:
-    slots: int = 64  # attempts making progress at once
-    endpoint_slots: int = 16  # attempts at once for one endpoint, at most
-    batch: int = 50  # deliveries one claim takes, at most
-    slow_after: float = 2.0  # seconds after which a running attempt counts as slow
-    slow_slots: int = 1024  # slow attempts at once (idle sockets waiting on receivers)
-    forget_after: float = 600.0  # seconds an idle endpoint's reduced room is remembered
+    """Built from the worker's settings (config.WorkerSettings documents each)."""
+
+    slots: int  # attempts making progress at once
+    endpoint_slots: int  # attempts at once for one endpoint, at most
+    batch: int  # deliveries one claim takes, at most
+    slow_after: float  # seconds after which a running attempt counts as slow
+    slow_slots: int  # slow attempts at once (idle sockets waiting on receivers)
+    # Seconds an idle endpoint's reduced room is remembered: long enough that a dead endpoint
+    # stays throttled between its retries, short enough that the table stays small.
+    forget_after: float = 600.0
 
 
 @dataclass

@@ -41,12 +41,14 @@ _DELTA_SECONDS = re.compile(r"[0-9]+")  # RFC 9110 delay-seconds: ASCII digits o
 
 @dataclass(frozen=True)
 class SenderLimits:
-    request_timeout: float = 15.0
-    connect_timeout: float = 5.0
-    max_response_bytes: int = 64 * 1024
-    stored_response_bytes: int = 20_000
-    max_connections: int = 256
-    https_only: bool = False
+    """Built from the settings (config.py declares each with its default)."""
+
+    request_timeout: float
+    connect_timeout: float
+    max_response_bytes: int
+    stored_response_bytes: int
+    max_connections: int
+    https_only: bool
 
 
 class Sender:

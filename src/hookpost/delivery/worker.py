@@ -37,15 +37,17 @@ Notify = Callable[[Sequence[AttemptRecord]], Awaitable[None]]
 
 @dataclass(frozen=True)
 class WorkerLimits:
-    concurrency: int = 64
-    endpoint_concurrency: int = 16
-    batch: int = 50
-    lease: timedelta = timedelta(seconds=60)
-    request_timeout: float = 15.0
-    poll_interval: float = 1.0
-    shutdown_grace: float = 10.0
-    slow_after: float = 2.0
-    slow_slots: int = 1024
+    """Built from the settings (config.WorkerSettings declares each with its default)."""
+
+    concurrency: int
+    endpoint_concurrency: int
+    batch: int
+    lease: timedelta
+    request_timeout: float
+    poll_interval: float
+    shutdown_grace: float
+    slow_after: float
+    slow_slots: int
 
     def policy(self) -> SchedulingPolicy:
         return SchedulingPolicy(

@@ -58,12 +58,25 @@ class ServerProcess:
             **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
+        # free_port() releases the port before hookpost binds it, so a test running beside
+        # this one may take it meanwhile: then start again on another port.
+        for _ in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                self.port = free_port()
+                self.env["HOOKPOST_PORT"] = str(self.port)
+        return self._start(timeout)
+
+    def _start(self, timeout: float) -> ServerProcess:
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hookpost", self.command],
@@ -85,7 +98,10 @@ class ServerProcess:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise AssertionError(f"hookpost exited early:\n{self.logs()}")
+                logs = self.logs()
+                if "address already in use" in logs[self._log_start :].lower():
+                    raise PortTaken(self.port)
+                raise AssertionError(f"hookpost exited early:\n{logs}")
             try:
                 if httpx.get(f"{self.url}/api/v1/health/ping", timeout=1).status_code == 204:
                     return
@@ -109,6 +125,10 @@ class ServerProcess:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+class PortTaken(Exception):
+    """The port chosen for a server was taken before it could listen."""
 
 
 _RUNNING: set[ServerProcess] = set()

@@ -4,6 +4,9 @@ claim asks for, adaptive room for struggling endpoints, and the lane for slow at
 
 from __future__ import annotations
 
+import pytest
+
+from hookpost.core.pacing import pace
 from hookpost.delivery.scheduling import Scheduler, SchedulingPolicy
 
 
@@ -142,3 +145,28 @@ def test_finishing_twice_counts_once() -> None:
     s.finished(ticket, healthy=True)
     assert s.running == 0
     assert s.free == 8
+
+
+def test_pacing_lets_one_go_per_turn_and_spaces_the_rest() -> None:
+    paced = pace(now=100.0, not_before=0.0, rate=2.0, wanted=5)
+    assert paced.allowed == 1
+    assert paced.not_before == 100.5
+    assert paced.later == (100.5, 101.0, 101.5, 102.0)
+    # Half a second later exactly one more turn is free; nothing is free before it.
+    assert pace(now=100.2, not_before=100.5, rate=2.0, wanted=3).allowed == 0
+    again = pace(now=100.5, not_before=100.5, rate=2.0, wanted=3)
+    assert (again.allowed, again.not_before) == (1, 101.0)
+
+
+def test_pacing_after_a_quiet_spell_does_not_bank_turns() -> None:
+    """An endpoint idle for an hour gets one delivery now, not an hour's worth at once."""
+    paced = pace(now=5000.0, not_before=1400.0, rate=10.0, wanted=50)
+    assert paced.allowed == 1
+    assert paced.not_before == 5000.1
+    assert len(paced.later) == 49
+
+
+def test_pacing_a_fast_rate_lets_a_few_go_within_the_slack() -> None:
+    paced = pace(now=10.0, not_before=10.0, rate=1000.0, wanted=20)
+    assert paced.allowed == 6  # turns at 10.000, .001, ... .005
+    assert paced.later[0] == pytest.approx(10.006)

@@ -39,6 +39,7 @@ from hookpost.service.probe import EndpointProbe
 from hookpost.store import Store, migrate
 from hookpost.store.database import Database
 from hookpost.store.notifications import PostgresWakeups
+from hookpost.store.pacing import EndpointPacing
 
 log = logging.getLogger("hookpost")
 Clock = Callable[[], datetime]
@@ -96,6 +97,7 @@ class Runtime:
             worker_limits(self.settings),
             clock=self.clock,
             notify=notify,
+            pacing=EndpointPacing(self.database, self.clock),
         )
         self.store.handover = worker  # publishes in this process lease new work to it
         return worker

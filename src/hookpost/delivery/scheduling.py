@@ -42,6 +42,7 @@ class _Endpoint:
     limit: int
     running: int = 0
     last_seen: float = 0.0
+    held_until: float = 0.0  # the endpoint asked us to wait (Retry-After)
 
 
 @dataclass
@@ -91,10 +92,11 @@ class Scheduler:
         worker claims (and writes) in batches, not a row at a time."""
         batch = min(self.policy.batch, self.policy.slots)
         size = min(batch, self.free) if self.can_claim() else 0
+        now = self.clock()
         rooms = {
             endpoint_id: self.claimable(endpoint_id)
             for endpoint_id, state in self._endpoints.items()
-            if state.running or state.limit < self.policy.endpoint_slots
+            if state.running or state.limit < self.policy.endpoint_slots or state.held_until > now
         }
         return ClaimShares(size, self.policy.endpoint_slots, rooms)
 
@@ -109,7 +111,7 @@ class Scheduler:
         state = self._endpoints.get(endpoint_id)
         if state is None:
             return self.policy.endpoint_slots
-        room = state.limit - state.running
+        room = self.room_for(endpoint_id)
         if state.running and room < (state.limit + 1) // 2:
             return 0
         return max(0, room)
@@ -119,7 +121,15 @@ class Scheduler:
         state = self._endpoints.get(endpoint_id)
         if state is None:
             return self.policy.endpoint_slots
+        if state.held_until > self.clock():
+            return 0
         return state.limit - state.running
+
+    def hold(self, endpoint_id: str, seconds: float) -> None:
+        """The endpoint asked for a pause (429/503 with Retry-After): claim nothing of its
+        for `seconds`; other endpoints are not affected."""
+        state = self._state(endpoint_id)
+        state.held_until = max(state.held_until, self.clock() + seconds)
 
     def admit(self, endpoint_id: str) -> Ticket | None:
         """A ticket to attempt now, or None: the endpoint is at its limit (defer the work)."""
@@ -167,7 +177,8 @@ class Scheduler:
             state.limit = min(self.policy.endpoint_slots, state.limit + 1)
         else:
             state.limit = max(1, state.limit // 2)
-        if state.running == 0 and state.limit >= self.policy.endpoint_slots:
+        idle = state.running == 0 and state.held_until <= state.last_seen
+        if idle and state.limit >= self.policy.endpoint_slots:
             del self._endpoints[ticket.endpoint_id]  # nothing to remember
         self._forget_idle()
 
@@ -216,6 +227,10 @@ class Scheduler:
             return
         self._next_sweep = now + self.policy.forget_after / 10
         cutoff = now - self.policy.forget_after
-        idle = [e for e, s in self._endpoints.items() if s.running == 0 and s.last_seen < cutoff]
+        idle = [
+            e
+            for e, s in self._endpoints.items()
+            if s.running == 0 and s.last_seen < cutoff and s.held_until < now
+        ]
         for endpoint_id in idle:
             del self._endpoints[endpoint_id]

@@ -24,6 +24,7 @@ from hookpost.delivery.attempt import AttemptRunner
 from hookpost.delivery.doorbell import Doorbell
 from hookpost.delivery.scheduling import Monotonic, Scheduler, SchedulingPolicy, Ticket
 from hookpost.store import Store
+from hookpost.store.pacing import EndpointPacing
 
 log = logging.getLogger("hookpost.worker")
 RECORD_BATCH = 256
@@ -90,6 +91,7 @@ class Worker:
         *,
         clock: Callable[[], datetime],
         notify: Notify | None = None,
+        pacing: EndpointPacing | None = None,
         monotonic: Monotonic = time.monotonic,
     ) -> None:
         self.store = store
@@ -98,6 +100,7 @@ class Worker:
         self.limits = limits
         self.clock = clock
         self.notify = notify
+        self.pacing = pacing
         self.scheduler = Scheduler(limits.policy(), monotonic)
         self._stopping = asyncio.Event()
         self._inflight: dict[asyncio.Task[None], Claim] = {}
@@ -170,7 +173,7 @@ class Worker:
                     await self.doorbell.wait(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
-            self._admit(claimed)
+            self._admit(await self._paced(claimed))
             # More may be due when the claim came back full, could not be made for want of
             # free slots, or stopped at an endpoint's room; finishing tasks then wake the
             # loop (see `_finished`).
@@ -183,6 +186,30 @@ class Worker:
                 await asyncio.sleep(0)  # claim again after the new tasks got going
                 continue
             await self.doorbell.wait(self._sleep_time())
+
+    async def _paced(self, claimed: list[Claim]) -> list[Claim]:
+        """Of the claims for endpoints with a throttle rate, those whose turn has come; the
+        others go back to the queue, due at their turns (they hold no slot meanwhile)."""
+        throttled: dict[str, list[Claim]] = {}
+        for claim in claimed:
+            if claim.endpoint.throttle_rate and self.pacing is not None:
+                throttled.setdefault(claim.endpoint.id, []).append(claim)
+        if not throttled or self.pacing is None:
+            return claimed
+        go = [c for c in claimed if c.endpoint.id not in throttled]
+        waiting: list[tuple[Claim, float]] = []
+        try:
+            for endpoint_id, claims in throttled.items():
+                rate = float(claims[0].endpoint.throttle_rate or 1)
+                paced = await self.pacing.take(endpoint_id, rate, len(claims))
+                go += claims[: paced.allowed]
+                waiting += zip(claims[paced.allowed :], paced.later, strict=True)
+            await self.pacing.defer(waiting)
+        except Unavailable as exc:
+            # Their leases run out and they come due again; nothing goes unpaced.
+            log.warning("cannot pace throttled endpoints (%s)", exc)
+            return [c for c in claimed if c.endpoint.id not in throttled]
+        return go
 
     def _admit(self, claimed: Sequence[Claim]) -> None:
         deferred = []
@@ -251,9 +278,23 @@ class Worker:
                 return
             record = await self.runner.run(claim)
             ok = healthy(record.outcome)
+            pause = record.outcome.retry_after
+            if pause is not None and record.outcome.status_code in {429, 503}:
+                await self._hold(claim, pause)
         finally:
             self.scheduler.finished(ticket, healthy=ok)
         await self._results.put(record)
+
+    async def _hold(self, claim: Claim, seconds: float) -> None:
+        """The endpoint asked for a pause: this worker holds off at once, every worker once
+        the pause is stored."""
+        self.scheduler.hold(claim.endpoint.id, seconds)
+        if self.pacing is None:
+            return
+        try:
+            await self.pacing.hold(claim.endpoint.id, self.clock() + timedelta(seconds=seconds))
+        except Unavailable as exc:
+            log.warning("could not store %s's Retry-After (%s)", claim.endpoint.id, exc)
 
     async def _hand_back(self, claim: Claim, state: DeliveryState | None) -> None:
         try:

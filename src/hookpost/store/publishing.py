@@ -238,7 +238,8 @@ class PublishingStore(ApplicationStore):
         # The worker in this process takes what its scheduler admits, endpoint by endpoint.
         room: collections.Counter[str] = collections.Counter()
         if ticket is not None:
-            wanted = [row.id for rows_ in targets for row in rows_]
+            # A throttled endpoint's deliveries wait for their turns in the queue (pacing).
+            wanted = [row.id for rows_ in targets for row in rows_ if not row.throttle_rate]
             ticket.reserved = ticket.handover.reserve(wanted) if wanted else ()
             room.update(ticket.reserved)
         delivery_rows: list[dict[str, Any]] = []

@@ -19,7 +19,8 @@ from hookpost.store.driver_sql import array_parameters, column_list, column_name
 from hookpost.store.schema import attempts, endpoints, messages
 
 # Claim and load in one statement. Among the earliest due rows ($6 of them, skipping the
-# endpoints $5 that have no room left), each endpoint gets at most its room: $7, or the room
+# endpoints $5 that have no room left and those paced to a later turn or holding off after
+# a Retry-After, see store/pacing.py), each endpoint gets at most its room: $7, or the room
 # $8/$9 names for it; locked rows (another worker's) are skipped, the CTEs materialised so the
 # LIMITs are evaluated once. The rows are leased and returned with their message, endpoint
 # and application uid, labelled as queue._claims reads them.
@@ -28,6 +29,10 @@ WITH candidates AS MATERIALIZED (
     SELECT id, endpoint_id, next_attempt_at FROM deliveries
     WHERE state = 'pending' AND next_attempt_at <= $1
         AND NOT (endpoint_id = ANY($5::varchar[]))
+        AND NOT EXISTS (
+            SELECT 1 FROM endpoint_pacing AS p
+            WHERE p.endpoint_id = deliveries.endpoint_id AND p.not_before > $1
+        )
     ORDER BY next_attempt_at
     LIMIT $6
 ), ranked AS (

@@ -17,7 +17,8 @@ from hookpost.core.models import ClaimShares
 from hookpost.store.driver_sql import Insert, column_list, marks
 from hookpost.store.schema import attempts, endpoints, messages
 
-# As queue_postgres.CLAIM_AND_LOAD: among the earliest due rows of endpoints with room, at
+# As queue_postgres.CLAIM_AND_LOAD: among the earliest due rows of endpoints with room (and
+# not paced to a later turn), at
 # most each endpoint's room (JSON object of endpoint id -> room; the default otherwise).
 _CLAIM = """
 UPDATE deliveries SET next_attempt_at = :lease_until, claim_token = :token, updated_at = :now
@@ -29,6 +30,10 @@ WHERE id IN (
             SELECT id, endpoint_id, next_attempt_at FROM deliveries
             WHERE state = 'pending' AND next_attempt_at <= :now
                 AND endpoint_id NOT IN (SELECT value FROM json_each(:excluded))
+                AND NOT EXISTS (
+                    SELECT 1 FROM endpoint_pacing AS p
+                    WHERE p.endpoint_id = deliveries.endpoint_id AND p.not_before > :now
+                )
             ORDER BY next_attempt_at
             LIMIT :window
         ) AS c

@@ -187,6 +187,14 @@ attempts = sa.Table(
     sa.Index(None, "app_id", "id"),
 )
 
+# Endpoints with a throttleRate: the earliest time (µs) their next delivery may go.
+endpoint_pacing = sa.Table(
+    "endpoint_pacing",
+    metadata,
+    sa.Column("endpoint_id", ID, primary_key=True),
+    sa.Column("not_before", TIME, nullable=False),
+)
+
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,

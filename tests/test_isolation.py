@@ -8,9 +8,11 @@ capacity: before the scheduler, they waited for A's attempts to time out.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from svix.api import ApplicationIn, EndpointIn, Svix, SvixOptions
 
@@ -112,4 +114,58 @@ def test_hanging_and_failing_endpoints_of_one_customer_do_not_delay_another(
     # ... and every request to a hanging endpoint is still open: B did not wait for them.
     held = {r.headers.get("webhook-id") for r in receiver.requests if r.path.startswith("/hang")}
     assert held
+    assert not held & {msg_id for _, msg_id in receiver.answered}
+
+
+async def _many_hanging_apps(base_url: str, receiver_url: str, count: int) -> list[str]:
+    """`count` applications with one hanging endpoint and one message each; the message ids."""
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    limit = asyncio.Semaphore(32)
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as client:
+
+        async def one(n: int) -> str:
+            async with limit:
+                app = await client.post("/api/v1/app", json={"name": f"dead-{n}"})
+                app_id = app.json()["id"]
+                made = await client.post(
+                    f"/api/v1/app/{app_id}/endpoint", json={"url": f"{receiver_url}/hang/{n}"}
+                )
+                assert made.status_code == 201, made.text
+                sent = await client.post(
+                    f"/api/v1/app/{app_id}/msg",
+                    json={"eventType": "invoice.paid", "payload": {"n": n}},
+                )
+                assert sent.status_code == 202, sent.text
+                return str(sent.json()["id"])
+
+        return list(await asyncio.gather(*(one(n) for n in range(count))))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("deployment", ["serve-sqlite", "api+worker-postgres"], indirect=True)
+def test_a_thousand_hanging_endpoints_of_a_thousand_customers_do_not_delay_another(
+    deployment: tuple[ServerProcess, list[ServerProcess]], receiver: Receiver
+) -> None:
+    """Each dead endpoint holds one attempt only, but together they are far more than the
+    worker's slots: attempts that hang move to the slow lane and free the slots."""
+    api, _ = deployment
+    hanging = asyncio.run(_many_hanging_apps(api.url, receiver.url, 1000))
+    assert len(hanging) == 1000
+    sdk = Svix(TOKEN, SvixOptions(server_url=api.url, retry_schedule=[]))
+    healthy = _app(sdk, "B", [f"{receiver.url}/ok"])
+    # B publishes once the dead endpoints have taken more than the worker's 64 slots.
+    eventually(
+        lambda: sum(r.path.startswith("/hang") for r in receiver.requests) > 64,
+        timeout=120,
+        what="the hanging endpoints taking more than the worker's slots",
+    )
+    sent = publish_many(api.url, healthy, 20, concurrency=1)
+
+    def all_of_b() -> bool:
+        got = {r.headers.get("webhook-id") for r in receiver.requests if r.path == "/ok"}
+        return set(sent) <= got
+
+    eventually(all_of_b, timeout=120, what="every message of customer B")
+    held = {r.headers.get("webhook-id") for r in receiver.requests if r.path.startswith("/hang")}
+    assert len(held) > 64
     assert not held & {msg_id for _, msg_id in receiver.answered}

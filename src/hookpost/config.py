@@ -83,6 +83,12 @@ class Settings:
     # api
     idempotency_ttl: float = 12 * 3600.0
     log_level: str = "info"
+    # customer portal
+    public_url: str | None = None  # None: http://{host}:{port}
+    portal_frame_ancestors: tuple[str, ...] = ()
+    portal_brand_name: str = "hookpost"
+    portal_logo_url: str | None = None
+    portal_accent_color: str = "#2456d6"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +128,11 @@ class Settings:
         take("HOOKPOST_HTTPS_ONLY", "https_only", parse_bool)
         take("HOOKPOST_IDEMPOTENCY_TTL", "idempotency_ttl", _positive(parse_duration))
         take("HOOKPOST_LOG_LEVEL", "log_level", _log_level)
+        take("HOOKPOST_PUBLIC_URL", "public_url", _base_url)
+        take("HOOKPOST_PORTAL_FRAME_ANCESTORS", "portal_frame_ancestors", _origins)
+        take("HOOKPOST_PORTAL_BRAND_NAME", "portal_brand_name", str.strip)
+        take("HOOKPOST_PORTAL_LOGO_URL", "portal_logo_url", _base_url)
+        take("HOOKPOST_PORTAL_ACCENT_COLOR", "portal_accent_color", _colour)
         settings = cls(**values)
         settings.check()
         return settings
@@ -148,6 +159,11 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def portal_base_url(self) -> str:
+        """Where customers reach this server: the base of magic links."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
 
 def _port(text: str) -> int:
@@ -179,3 +195,26 @@ def _positive(parse: Callable[[str], T]) -> Callable[[str], T]:
         return value
 
     return parse_positive
+
+
+def _base_url(text: str) -> str:
+    url = text.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s\"'<>]+", url):
+        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    return url
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    """CSP frame-ancestors sources: origins such as https://dashboard.example.com, or 'self'."""
+    sources = tuple(s for s in text.replace(",", " ").split() if s)
+    for source in sources:
+        if source != "'self'" and not re.fullmatch(r"https?://[A-Za-z0-9.*-]+(:\d+)?", source):
+            raise ValueError(f"expected origins such as https://app.example.com, got {source!r}")
+    return sources
+
+
+def _colour(text: str) -> str:
+    colour = text.strip()
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", colour):
+        raise ValueError(f"expected a colour such as #2456d6, got {text!r}")
+    return colour

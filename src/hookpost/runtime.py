@@ -27,6 +27,7 @@ from hookpost.delivery.doorbell import Doorbell
 from hookpost.delivery.resolver import Lookup, system_lookup
 from hookpost.delivery.sender import Sender, SenderLimits
 from hookpost.delivery.worker import Worker, WorkerLimits
+from hookpost.portal.app import PortalLook, install_portal
 from hookpost.service.access import AccessService
 from hookpost.service.applications import ApplicationService, CatalogService
 from hookpost.service.container import Services
@@ -35,10 +36,12 @@ from hookpost.service.endpoints import EndpointService
 from hookpost.service.history import HistoryService
 from hookpost.service.messages import MessageService
 from hookpost.service.operational import OperationalWebhooks
+from hookpost.service.portal import PortalAccess
 from hookpost.service.probe import EndpointProbe
 from hookpost.store import Store, migrate
 from hookpost.store.database import Database
 from hookpost.store.notifications import PostgresWakeups
+from hookpost.store.portal import PortalGrants
 
 log = logging.getLogger("hookpost")
 Clock = Callable[[], datetime]
@@ -64,11 +67,13 @@ class Runtime:
     clock: Clock
 
     def api(self) -> FastAPI:
-        return build_api(
+        api = build_api(
             self.services,
             max_payload_bytes=self.settings.max_payload_bytes,
             idempotency_ttl=self.settings.idempotency_ttl,
         )
+        install_portal(api, self.services, PortalLook.from_settings(self.settings), self.clock)
+        return api
 
     async def operational_webhooks(self) -> OperationalWebhooks | None:
         """The operator's notifier, when HOOKPOST_OPERATIONAL_WEBHOOK_URL is set."""
@@ -172,6 +177,13 @@ async def open_runtime(
         messages=messages,
         history=HistoryService(store, clock, wake),
         probes=EndpointProbe(store, runner.probe, IdFactory(clock, entropy)),
+        portal=PortalAccess(
+            store,
+            PortalGrants(database, clock, IdFactory(clock, entropy)),
+            clock,
+            entropy,
+            settings.portal_base_url,
+        ),
     )
     _, token = await services.access.bootstrap(settings.api_token)
     return Runtime(

@@ -5,11 +5,12 @@ The link is spent on first use; the cookie it becomes is HttpOnly, SameSite=Lax,
 
 from __future__ import annotations
 
+import json
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from hookpost import codec
 from hookpost.portal.visit import PREFIX, SESSION_COOKIE, Portal, Visit, page
 
 CATALOG_PAGE = 250
@@ -64,7 +65,9 @@ async def catalog(visit: Visit) -> Response:
                 "name": event_type.name,
                 "description": event_type.description,
                 "deprecated": event_type.deprecated,
-                "example": None if example is None else codec.dumps(example).decode(),
+                "example": None
+                if example is None
+                else json.dumps(example, indent=2, ensure_ascii=False),
             }
         )
     return visit.render("catalog.html", groups=sorted(groups.items()))

@@ -118,9 +118,9 @@ def test_unknown_capability_is_a_422(live: Live) -> None:
 def test_access_needs_an_operator_key(live: Live) -> None:
     uid = new_app(live)
     token = live.sdk().authentication.app_portal_access(uid, AppPortalAccessIn()).token
-    for bearer in ("nope", token):
+    for bearer, status in (("nope", 401), (token, 403)):
         response = live.http(bearer).post(f"/api/v1/auth/app-portal-access/{uid}", json={})
-        assert response.status_code == 401
+        assert response.status_code == status
 
 
 def test_a_portal_token_is_no_operator_key(live: Live) -> None:
@@ -128,7 +128,7 @@ def test_a_portal_token_is_no_operator_key(live: Live) -> None:
     token = live.sdk().authentication.app_portal_access(uid, AppPortalAccessIn()).token
     with pytest.raises(HttpError) as caught:
         live.sdk(token).application.list()
-    assert caught.value.status_code == 401
+    assert caught.value.status_code == 403
 
 
 def test_logout_ends_the_token_and_its_sessions(live: Live) -> None:

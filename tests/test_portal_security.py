@@ -171,8 +171,8 @@ def test_one_application_never_reaches_another(live: Live) -> None:
     assert visitor.http.get("/api/v1/app").status_code == 401
     assert visitor.http.get(f"/api/v1/app/{mine}/endpoint").status_code == 401
     bearer = {"authorization": f"Bearer {visitor.token}"}
-    assert visitor.http.get(f"/api/v1/app/{theirs}/endpoint", headers=bearer).status_code == 401
-    assert visitor.http.get("/api/v1/app", headers=bearer).status_code == 401
+    assert visitor.http.get(f"/api/v1/app/{theirs}/endpoint", headers=bearer).status_code == 403
+    assert visitor.http.get("/api/v1/app", headers=bearer).status_code == 403
 
 
 def test_read_only_sees_but_changes_nothing(live: Live) -> None:

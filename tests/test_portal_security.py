@@ -47,10 +47,11 @@ def test_junk_links_are_refused(live: Live) -> None:
         assert fresh_client(live).get(f"/portal/login?code={code}").status_code == 410
 
 
-def test_a_session_ends_when_its_token_expires(live: Live) -> None:
+def test_links_and_sessions_end_when_their_token_expires(live: Live) -> None:
     uid = new_app(live)
     visitor = visit(live, uid)
     assert visitor.get("/endpoints").status_code == 200
+    unopened = live.sdk().authentication.app_portal_access(uid, AppPortalAccessIn())
 
     async def expire(store: object) -> None:
         async with store.database.write() as conn:  # type: ignore[attr-defined]
@@ -64,6 +65,8 @@ def test_a_session_ends_when_its_token_expires(live: Live) -> None:
     ended = visitor.get("/endpoints")
     assert ended.status_code == 401
     assert "session has ended" in ended.text
+    # A link whose grant has expired never opens.
+    assert fresh_client(live).get(link_path(unopened.url)).status_code == 410
 
 
 def test_signing_out_ends_the_session(live: Live) -> None:

@@ -8,13 +8,13 @@ import pytest
 
 from hookpost.config import ConfigError, Settings
 from hookpost.core.portal import Capability, resolve_capabilities
-from hookpost.portal.app import PortalLook
+from hookpost.runtime import portal_look
 
 
 def test_defaults() -> None:
     settings = Settings.from_env({"HOOKPOST_PORT": "9000"})
     assert settings.portal_base_url == "http://127.0.0.1:9000"
-    look = PortalLook.from_settings(settings)
+    look = portal_look(settings)
     assert look.frame_ancestors == ()
     assert not look.secure_cookies
     headers = dict(look.security_headers())
@@ -33,7 +33,7 @@ def test_https_public_url_frames_and_branding() -> None:
         }
     )
     assert settings.portal_base_url == "https://hooks.example.com"
-    look = PortalLook.from_settings(settings)
+    look = portal_look(settings)
     assert look.secure_cookies
     assert look.brand_name == "Acme"
     headers = dict(look.security_headers())

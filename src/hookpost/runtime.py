@@ -72,7 +72,7 @@ class Runtime:
             max_payload_bytes=self.settings.max_payload_bytes,
             idempotency_ttl=self.settings.idempotency_ttl,
         )
-        install_portal(api, self.services, PortalLook.from_settings(self.settings), self.clock)
+        install_portal(api, self.services, portal_look(self.settings), self.clock)
         return api
 
     async def operational_webhooks(self) -> OperationalWebhooks | None:
@@ -188,6 +188,16 @@ async def open_runtime(
     _, token = await services.access.bootstrap(settings.api_token)
     return Runtime(
         settings, database, store, services, token, doorbell, sender, runner, wakeups, clock
+    )
+
+
+def portal_look(settings: Settings) -> PortalLook:
+    return PortalLook(
+        brand_name=settings.portal_brand_name,
+        logo_url=settings.portal_logo_url,
+        accent_color=settings.portal_accent_color,
+        frame_ancestors=settings.portal_frame_ancestors,
+        secure_cookies=settings.portal_base_url.startswith("https://"),
     )
 
 

@@ -17,7 +17,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hookpost.config import Settings
 from hookpost.portal import i18n, pages_endpoints, pages_messages, pages_session
 from hookpost.portal.visit import PREFIX, Portal
 from hookpost.service.container import Services
@@ -28,23 +27,13 @@ STATIC_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 
 @dataclass(frozen=True)
 class PortalLook:
-    """Branding and embedding, from settings."""
+    """Branding and embedding; the runtime builds it from settings."""
 
     brand_name: str = "hookpost"
     logo_url: str | None = None
     accent_color: str = "#2456d6"
     frame_ancestors: tuple[str, ...] = ()
     secure_cookies: bool = False
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PortalLook:
-        return cls(
-            brand_name=settings.portal_brand_name,
-            logo_url=settings.portal_logo_url,
-            accent_color=settings.portal_accent_color,
-            frame_ancestors=settings.portal_frame_ancestors,
-            secure_cookies=settings.portal_base_url.startswith("https://"),
-        )
 
     def security_headers(self) -> list[tuple[bytes, bytes]]:
         ancestors = " ".join(self.frame_ancestors) or "'none'"

@@ -4,13 +4,17 @@ capabilities, CSRF, escaping, security headers, and one application never reachi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from svix.api import AppPortalAccessIn, MessageIn
 
 from hookpost.store.schema import portal_tokens
+from tests.conftest import sqlite_url
 from tests.support.live import Live, live_server, unique
 from tests.support.portal import add_endpoint, link_path, new_app, visit
+from tests.support.server import ServerProcess
 
 live = live_server()
 
@@ -252,3 +256,27 @@ def test_a_refused_url_is_explained_in_words(live: Live) -> None:
     unique_type = unique("missing.type")
     page = visitor.post("/endpoints", {"url": "http://127.0.0.1:9/x", "event_types": unique_type})
     assert "don&#39;t exist" in page.text or "don't exist" in page.text
+
+
+def test_behind_https_the_cookie_is_secure_and_framing_follows_the_setting(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "HOOKPOST_PUBLIC_URL": "https://hooks.example.test",
+        "HOOKPOST_PORTAL_FRAME_ANCESTORS": "https://dashboard.example.test",
+    }
+    server = ServerProcess(sqlite_url(tmp_path), tmp_path / "server.log", env=env).start()
+    try:
+        running = Live("sqlite", server.database_url, server)
+        uid = new_app(running)
+        out = running.sdk().authentication.app_portal_access(uid, AppPortalAccessIn())
+        assert out.url.startswith("https://hooks.example.test/portal/login?code=hp_pl_")
+        opened = fresh_client(running).get(link_path(out.url))
+        assert opened.status_code == 303
+        assert "Secure" in opened.headers["set-cookie"]
+        policy = opened.headers["content-security-policy"]
+        assert "frame-ancestors https://dashboard.example.test" in policy
+        assert "x-frame-options" not in opened.headers
+        running.close()
+    finally:
+        server.stop()

@@ -108,3 +108,39 @@ def test_message_log_filters_and_pages(live: Live) -> None:
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     assert "No messages match" in visitor.get(f"/messages?since={tomorrow}").text
     assert "No messages match" in visitor.get("/messages?search=msg_nothing").text
+
+
+def test_feature_flagged_event_types_show_only_to_tokens_holding_the_flag(live: Live) -> None:
+    flag = unique("beta")
+    hidden = unique("beta") + ".event"
+    live.sdk().event_type.create(
+        EventTypeIn(name=hidden, description="beta only", feature_flags=[flag])
+    )
+    uid = new_app(live)
+    plain = visit(live, uid)
+    flagged = visit(live, uid, feature_flags=[flag])
+    for path in ("/catalog", "/endpoints/new", "/messages"):
+        assert hidden not in plain.get(path).text, path
+        assert hidden in flagged.get(path).text, path
+
+    refused = plain.post("/endpoints", {"url": "http://127.0.0.1:9/x", "event_types": hidden})
+    assert refused.status_code == 422
+    assert live.sdk().endpoint.list(uid).data == []
+    accepted = flagged.post("/endpoints", {"url": "http://127.0.0.1:9/x", "event_types": hidden})
+    assert accepted.status_code == 303
+
+
+def test_editing_keeps_wildcard_filters(live: Live) -> None:
+    uid = new_app(live)
+    name = event_type(live, "wild")
+    group = name.split(".")[0]
+    endpoint = add_endpoint(live, uid, "http://127.0.0.1:9/wild", event_types=[f"{group}.*"])
+    visitor = visit(live, uid)
+    form = visitor.get(f"/endpoints/{endpoint}/edit").text
+    assert f'value="{group}.*" checked' in form
+    kept = re.findall(r'name="event_types" value="([^"]+)" checked', form)
+    saved = visitor.post(
+        f"/endpoints/{endpoint}", {"url": "http://127.0.0.1:9/wild2", "event_types": kept}
+    )
+    assert saved.status_code == 303
+    assert live.sdk().endpoint.get(uid, endpoint).event_types == [f"{group}.*"]

@@ -66,6 +66,11 @@ class PortalGrant:
     def allows(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
+    def sees(self, event_type_flags: tuple[str, ...] | None) -> bool:
+        """Whether an event type behind `event_type_flags` is shown (Svix's feature flags:
+        an event type with flags is visible only to tokens holding one of them)."""
+        return not event_type_flags or any(f in self.feature_flags for f in event_type_flags)
+
 
 @dataclass(frozen=True)
 class PortalSession:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hookpost.core.errors import FieldProblem, InvalidInput
-from hookpost.core.fields import AttemptQuery
+from hookpost.core.fields import AttemptQuery, EndpointFields
 from hookpost.core.models import Endpoint, EventType, MessageStatus
 from hookpost.core.portal import Capability
 from hookpost.portal.endpoint_form import METHODS, EndpointDraft
@@ -24,10 +24,7 @@ ROTATE_GRACE_SECONDS = 24 * 3600
 
 
 async def _catalog(visit: Visit) -> list[EventType]:
-    found = await visit.svc.catalog.list(
-        visit.org, limit=250, iterator=None, include_archived=False
-    )
-    return found.items
+    return await visit.catalog()
 
 
 async def _health(visit: Visit, endpoint: Endpoint) -> tuple[int | None, int]:
@@ -57,14 +54,28 @@ def _form(
     for event_type in catalog:
         groups.setdefault(event_type.group_name or "", []).append(event_type)
     status = 422 if extra.get("problems") else 200
+    shown = {e.name for e in catalog}
     return visit.render(
         "endpoint_form.html",
         status,
         draft=draft,
         groups=sorted(groups.items()),
+        others=[name for name in draft.event_types if name not in shown],
         methods=METHODS,
         **extra,
     )
+
+
+async def _checked(
+    visit: Visit, draft: EndpointDraft
+) -> tuple[EndpointFields | None, list[FieldProblem]]:
+    """The form's fields, refusing event types hidden from this session by feature flags."""
+    fields, problems = draft.fields()
+    hidden = sorted(set(draft.event_types) & await visit.hidden_event_types())
+    if hidden:
+        message = f"The following event types don't exist: {', '.join(hidden)}"
+        return None, [*problems, FieldProblem(("event_types",), message, "event_types")]
+    return fields, problems
 
 
 def _said(visit: Visit, problems: list[FieldProblem]) -> list[tuple[str, str]]:
@@ -80,7 +91,7 @@ async def new_endpoint(visit: Visit) -> Response:
 @page(Capability.MANAGE_ENDPOINT)
 async def create_endpoint(visit: Visit) -> Response:
     draft = EndpointDraft.read(visit.form)
-    fields, problems = draft.fields()
+    fields, problems = await _checked(visit, draft)
     if fields is not None:
         try:
             created = await visit.svc.endpoints.create(visit.org, visit.app, fields, None)
@@ -121,7 +132,7 @@ async def edit_endpoint(visit: Visit) -> Response:
 async def update_endpoint(visit: Visit) -> Response:
     endpoint = await visit.svc.endpoints.get(visit.org, visit.app, _ref(visit))
     draft = EndpointDraft.read(visit.form)
-    fields, problems = draft.fields()
+    fields, problems = await _checked(visit, draft)
     if fields is not None:
         changes = {
             "url": fields.url,

@@ -64,9 +64,7 @@ async def message_log(visit: Visit) -> Response:
     endpoints = await visit.svc.endpoints.list(
         visit.org, visit.app, limit=100, iterator=None, descending=False
     )
-    catalog = await visit.svc.catalog.list(
-        visit.org, limit=250, iterator=None, include_archived=False
-    )
+    catalog = await visit.catalog()
     return visit.render(
         "messages.html",
         rows=rows,
@@ -74,7 +72,7 @@ async def message_log(visit: Visit) -> Response:
         filters=filters,
         statuses=list(STATUSES),
         endpoints=endpoints.items,
-        catalog=catalog.items,
+        catalog=catalog,
         next_iterator=rows[-1][0].id if rows and has_more else None,
         prev_iterator=f"-{rows[0][0].id}" if rows and q.get("iterator") else None,
     )

@@ -13,8 +13,6 @@ from starlette.routing import Route
 
 from hookpost.portal.visit import PREFIX, SESSION_COOKIE, Portal, Visit, page
 
-CATALOG_PAGE = 250
-
 
 async def login(request: Request) -> Response:
     portal: Portal = request.app.state.portal
@@ -52,11 +50,8 @@ async def logout(visit: Visit) -> Response:
 
 @page()
 async def catalog(visit: Visit) -> Response:
-    found = await visit.svc.catalog.list(
-        visit.org, limit=CATALOG_PAGE, iterator=None, include_archived=False
-    )
     groups: dict[str, list[dict[str, object]]] = {}
-    for event_type in found.items:
+    for event_type in await visit.catalog():
         schema = (event_type.schemas or {}).get("1")
         examples = schema.get("examples") if isinstance(schema, dict) else None
         example = examples[0] if isinstance(examples, list) and examples else None

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from hookpost.core.errors import HookpostError, NotFound
+from hookpost.core.models import EventType
 from hookpost.core.portal import Capability, PortalSession
 from hookpost.portal import i18n
 from hookpost.service.container import Services
@@ -29,6 +30,7 @@ PREFIX = "/portal"
 SESSION_COOKIE = "hookpost_portal"
 LANGUAGE_COOKIE = "hookpost_lang"
 MAX_FORM_BYTES = 256 * 1024
+CATALOG_LIMIT = 250
 
 
 @dataclass
@@ -130,6 +132,23 @@ class Visit:
     @property
     def app(self) -> str:
         return self.session.grant.app_id
+
+    async def catalog(self) -> list[EventType]:
+        """The organization's event types this session may see."""
+        return [
+            e for e in await self._all_event_types() if self.session.grant.sees(e.feature_flags)
+        ]
+
+    async def hidden_event_types(self) -> set[str]:
+        """Event types that exist but this session's feature flags do not show."""
+        every = await self._all_event_types()
+        return {e.name for e in every if not self.session.grant.sees(e.feature_flags)}
+
+    async def _all_event_types(self) -> list[EventType]:
+        found = await self.svc.catalog.list(
+            self.org, limit=CATALOG_LIMIT, iterator=None, include_archived=False
+        )
+        return found.items
 
     def _(self, message: str) -> str:
         return self.speaker.gettext(message)

@@ -98,6 +98,7 @@ def test_a_customer_manages_an_endpoint_end_to_end(
 
     # Create an endpoint for two events, with a custom header and a rate limit.
     page.click("text=Add endpoint")
+    page.wait_for_url("**/portal/endpoints/new")
     page.fill("#url", f"{receiver.url}/hook")
     page.fill("#description", "Billing <b>webhooks</b>")
     page.check(f'input[value="{succeeded}"]')
@@ -121,12 +122,15 @@ def test_a_customer_manages_an_endpoint_end_to_end(
     receiver.answer(500)
     before = len(receiver.requests)
     page.click("#send-test")
+    page.wait_for_url("**/test")
     assert page.inner_text("#test-code") == "500"
     assert "crashed" in page.inner_text("#test-explanation")
     assert "was not accepted" in page.inner_text("h1")
     shot(page, "test-event-500", tmp_path)
     page.click("#back")
+    page.wait_for_url(f"**/portal/endpoints/{endpoint_id}")
     page.click("#send-test")
+    page.wait_for_url("**/test")
     assert page.inner_text("#test-code") == "200"
     assert "accepted the webhook" in page.inner_text("#test-explanation")
     received = receiver.wait_for(before + 2)
@@ -149,12 +153,14 @@ def test_a_customer_manages_an_endpoint_end_to_end(
     assert "<script>x</script>" in page.inner_text("#payload")
     shot(page, "message", tmp_path)
     page.click("table.attempts tbody tr:has(.code:text-is('500')) a")
+    page.wait_for_url("**/attempts/atmpt_*")
     assert page.inner_text("#attempt-code") == "500"
     assert "crashed" in page.inner_text("#attempt-explanation")
     assert "http_status" in page.inner_text("dl.facts")
     shot(page, "attempt-500", tmp_path)
-    page.go_back()
+    page.goto(f"{live.url}/portal/messages/{message.id}")
     page.click("table.attempts tbody tr:has(.code:text-is('200')) a")
+    page.wait_for_url("**/attempts/atmpt_*")
     assert page.inner_text("#attempt-code") == "200"
     assert "accepted the webhook" in page.inner_text("#attempt-explanation")
     assert '"amount":1250' in page.inner_text("#request-body").replace(" ", "").replace("\n", "")
@@ -162,6 +168,7 @@ def test_a_customer_manages_an_endpoint_end_to_end(
     # Resend it from the message page.
     page.goto(f"{live.url}/portal/messages/{message.id}")
     page.click("button.resend")
+    page.wait_for_url("**notice=resent")
     assert "being sent again" in page.inner_text("#notice")
     resent = receiver.wait_for(before + 5)
     assert resent[-1].headers["webhook-id"] == message.id
@@ -179,9 +186,11 @@ def test_a_customer_manages_an_endpoint_end_to_end(
     page.goto(f"{live.url}/portal/endpoints/{endpoint_id}")
     shot(page, "endpoint", tmp_path)
     page.click("#secret-link")
+    page.wait_for_url("**/secret")
     first_secret = page.inner_text("#secret")
     assert first_secret == live.sdk().endpoint.get_secret(app_uid, endpoint_id).key
     page.click("#rotate")
+    page.wait_for_url("**notice=rotated")
     second_secret = page.inner_text("#secret")
     assert second_secret.startswith("whsec_")
     assert second_secret != first_secret
@@ -196,6 +205,7 @@ def test_a_customer_manages_an_endpoint_end_to_end(
 
     # Languages: Spanish, then Brazilian Portuguese, remembered across pages.
     page.click('a[data-lang="es"]')
+    page.wait_for_url("**lang=es")
     assert page.get_attribute("html", "lang") == "es"
     assert "Catálogo de eventos" in page.inner_text("h1")
     page.goto(f"{live.url}/portal/endpoints")
@@ -203,15 +213,18 @@ def test_a_customer_manages_an_endpoint_end_to_end(
     assert "Activo" in page.inner_text("#endpoints")
     shot(page, "endpoints-es", tmp_path)
     page.click('a[data-lang="pt_BR"]')
+    page.wait_for_url("**lang=pt_BR")
     assert page.get_attribute("html", "lang") == "pt-BR"
     assert "Adicionar endpoint" in page.inner_text("main")
     assert "Mensagens" in page.inner_text("nav")
     page.goto(f"{live.url}/portal/messages/{message.id}")
     page.click("table.attempts tbody tr:has(.code:text-is('500')) a")
+    page.wait_for_url("**/attempts/atmpt_*")
     assert "falhou ao processar o webhook" in page.inner_text("#attempt-explanation")
     assert "Erro interno do servidor" in page.inner_text("dl.facts")
     shot(page, "attempt-500-pt-BR", tmp_path)
     page.click('a[data-lang="en"]')
+    page.wait_for_url("**lang=en")
 
     # Another customer's endpoint, by URL: refused.
     other_uid = new_app(live)
@@ -235,9 +248,11 @@ def test_a_spent_link_and_delete_with_confirmation(
     page.goto(link)
     page.goto(f"{live.url}/portal/endpoints/{endpoint_id}")
     page.click("#toggle")
+    page.wait_for_url("**notice=saved")
     assert "Disabled" in page.inner_text(".heading")
     assert live.sdk().endpoint.get(app_uid, endpoint_id).disabled
     page.click("#delete")
+    page.wait_for_url("**/delete")
     assert "cannot be undone" in page.inner_text("main")
     page.click("#confirm-delete")
     page.wait_for_url(re.compile(r"/portal/endpoints$"))

@@ -201,7 +201,7 @@ def test_out_of_scope_routes_are_json_501s(live: Live, objs: Objects) -> None:
         ("GET", "/api/v1/stats/usage/app"),
         ("POST", f"/api/v1/app/{objs.app}/integration"),
         ("POST", f"/api/v1/app/{objs.app}/endpoint/{objs.endpoint}/bulk-replay"),
-        ("POST", "/api/v1/auth/app-portal-access/app_x"),
+        ("POST", "/api/v1/auth/stream-portal-access/strm_x"),
     ):
         response = live.http().request(method, path, json={})
         assert response.status_code == 501

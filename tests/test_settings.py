@@ -47,6 +47,23 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "HOOKPOST_WORKER_CONCURRENCY": ("8", "worker_concurrency", 8),
     "HOOKPOST_ENDPOINT_CONCURRENCY": ("2", "endpoint_concurrency", 2),
     "HOOKPOST_SLOW_AFTER": ("500ms", "slow_after", 0.5),
+    "HOOKPOST_PUBLIC_URL": (
+        "https://hooks.example.com/",
+        "public_url",
+        "https://hooks.example.com",
+    ),
+    "HOOKPOST_PORTAL_FRAME_ANCESTORS": (
+        "https://dash.example.com, 'self'",
+        "portal_frame_ancestors",
+        ("https://dash.example.com", "'self'"),
+    ),
+    "HOOKPOST_PORTAL_BRAND_NAME": ("Acme", "portal_brand_name", "Acme"),
+    "HOOKPOST_PORTAL_LOGO_URL": (
+        "https://cdn.example.com/l.svg",
+        "portal_logo_url",
+        "https://cdn.example.com/l.svg",
+    ),
+    "HOOKPOST_PORTAL_ACCENT_COLOR": ("#aa00ff", "portal_accent_color", "#aa00ff"),
     "HOOKPOST_SLOW_SLOTS": ("10", "slow_slots", 10),
     "HOOKPOST_CLAIM_BATCH": ("7", "claim_batch", 7),
     "HOOKPOST_LEASE_SECONDS": ("2m", "lease_seconds", 120.0),

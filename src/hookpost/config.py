@@ -14,10 +14,13 @@ from ipaddress import IPv4Network, IPv6Network
 from typing import Any, ClassVar
 
 from hookpost.config_fields import (
+    parse_base_url,
     parse_bool,
+    parse_colour,
     parse_duration,
     parse_fraction,
     parse_log_level,
+    parse_origins,
     parse_port,
     parse_size,
     positive,
@@ -255,6 +258,55 @@ class SafetySettings:
 
 
 @dataclass(frozen=True)
+class PortalSettings:
+    """The customer portal: where customers reach it, who may frame it, how it looks."""
+
+    TITLE: ClassVar[str] = "Customer portal"
+    public_url: str | None = setting(
+        "HOOKPOST_PUBLIC_URL",
+        parse_base_url,
+        None,
+        "the base URL customers reach this server at (magic links start with it); an "
+        "`https://` URL also makes the portal's cookies Secure",
+        unset="`http://{HOOKPOST_HOST}:{HOOKPOST_PORT}`",
+    )
+    portal_frame_ancestors: tuple[str, ...] = setting(
+        "HOOKPOST_PORTAL_FRAME_ANCESTORS",
+        parse_origins,
+        "",
+        "origins allowed to embed the portal in an iframe (CSP `frame-ancestors`), space- or "
+        "comma-separated, e.g. `https://dashboard.example.com`; empty sends "
+        "`frame-ancestors 'none'` and `X-Frame-Options: DENY`. See [portal.md](portal.md)",
+        unset="empty (no framing)",
+    )
+    portal_brand_name: str = setting(
+        "HOOKPOST_PORTAL_BRAND_NAME",
+        text,
+        "hookpost",
+        "the name shown at the top of every portal page",
+    )
+    portal_logo_url: str | None = setting(
+        "HOOKPOST_PORTAL_LOGO_URL",
+        parse_base_url,
+        None,
+        "an `http(s)://` URL of a logo shown beside the name",
+        unset="none",
+    )
+    portal_accent_color: str = setting(
+        "HOOKPOST_PORTAL_ACCENT_COLOR",
+        parse_colour,
+        "#2456d6",
+        "the portal's accent colour, as `#rrggbb`",
+    )
+
+    @property
+    def portal_base_url(self) -> str:
+        """Where customers reach this server: the base of magic links."""
+        host, port = getattr(self, "host", "127.0.0.1"), getattr(self, "port", 8071)
+        return self.public_url or f"http://{host}:{port}"
+
+
+@dataclass(frozen=True)
 class Settings(
     ServerSettings,
     ApiSettings,
@@ -263,6 +315,7 @@ class Settings(
     WorkerSettings,
     OperationalSettings,
     SafetySettings,
+    PortalSettings,
 ):
     """Every setting hookpost has: all sections in one object, each field declared once."""
 

@@ -120,3 +120,26 @@ def positive(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 def text(raw: str) -> str:
     return raw.strip()
+
+
+def parse_base_url(text: str) -> str:
+    url = text.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s\"'<>]+", url):
+        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    return url
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """CSP frame-ancestors sources: origins such as https://dashboard.example.com, or 'self'."""
+    sources = tuple(s for s in text.replace(",", " ").split() if s)
+    for source in sources:
+        if source != "'self'" and not re.fullmatch(r"https?://[A-Za-z0-9.*-]+(:\d+)?", source):
+            raise ValueError(f"expected origins such as https://app.example.com, got {source!r}")
+    return sources
+
+
+def parse_colour(text: str) -> str:
+    colour = text.strip()
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", colour):
+        raise ValueError(f"expected a colour such as #2456d6, got {text!r}")
+    return colour

@@ -27,6 +27,7 @@ from hookpost.delivery.doorbell import Doorbell
 from hookpost.delivery.resolver import Lookup, system_lookup
 from hookpost.delivery.sender import Sender, SenderLimits
 from hookpost.delivery.worker import Worker, WorkerLimits
+from hookpost.portal.app import PortalLook, install_portal
 from hookpost.service.access import AccessService
 from hookpost.service.applications import ApplicationService, CatalogService
 from hookpost.service.container import Services
@@ -35,11 +36,13 @@ from hookpost.service.endpoints import EndpointService
 from hookpost.service.history import HistoryService
 from hookpost.service.messages import MessageService
 from hookpost.service.operational import OperationalWebhooks
+from hookpost.service.portal import PortalAccess
 from hookpost.service.probe import EndpointProbe
 from hookpost.store import Store, migrate
 from hookpost.store.database import Database
 from hookpost.store.notifications import PostgresWakeups
 from hookpost.store.pacing import EndpointPacing
+from hookpost.store.portal import PortalGrants
 
 log = logging.getLogger("hookpost")
 Clock = Callable[[], datetime]
@@ -73,11 +76,13 @@ class Runtime:
         return token
 
     def api(self) -> FastAPI:
-        return build_api(
+        api = build_api(
             self.services,
             max_payload_bytes=self.settings.max_payload_bytes,
             idempotency_ttl=self.settings.idempotency_ttl,
         )
+        install_portal(api, self.services, portal_look(self.settings), self.clock)
+        return api
 
     async def operational_webhooks(self) -> OperationalWebhooks | None:
         """The operator's notifier, when HOOKPOST_OPERATIONAL_WEBHOOK_URL is set."""
@@ -173,6 +178,13 @@ async def open_runtime(
         messages=messages,
         history=HistoryService(store, clock, wake),
         probes=EndpointProbe(store, runner.probe, IdFactory(clock, entropy)),
+        portal=PortalAccess(
+            store,
+            PortalGrants(database, clock, IdFactory(clock, entropy)),
+            clock,
+            entropy,
+            settings.portal_base_url,
+        ),
     )
     return Runtime(settings, database, store, services, doorbell, sender, runner, wakeups, clock)
 
@@ -217,6 +229,16 @@ def sender_limits(settings: Settings) -> SenderLimits:
 
 def retry_policy(settings: RetrySettings) -> RetryPolicy:
     return RetryPolicy(settings.retry_schedule, settings.retry_jitter, settings.retry_timeout_floor)
+
+
+def portal_look(settings: Settings) -> PortalLook:
+    return PortalLook(
+        brand_name=settings.portal_brand_name,
+        logo_url=settings.portal_logo_url,
+        accent_color=settings.portal_accent_color,
+        frame_ancestors=settings.portal_frame_ancestors,
+        secure_cookies=settings.portal_base_url.startswith("https://"),
+    )
 
 
 def _own_host_names() -> tuple[str, ...]:

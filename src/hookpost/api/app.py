@@ -20,6 +20,7 @@ from hookpost.api.routes import (
     event_types,
     health,
     messages,
+    portal_access,
     unsupported,
 )
 from hookpost.service.container import Services
@@ -39,6 +40,8 @@ def build_api(services: Services, *, max_payload_bytes: int, idempotency_ttl: fl
     errors.install(api)
     for module in (health, applications, event_types, endpoints, messages, attempts):
         api.include_router(module.router)
+    api.include_router(portal_access.router)
+    api.include_router(portal_access.token_router)
     # Last: a full match there still beats a method-only match on a path-parameter route,
     # and the routes in real use are found without scanning these.
     api.include_router(unsupported.router)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
+from hookpost.api import portal_scope
 from hookpost.core import ids, names
 from hookpost.core.errors import InvalidInput
 from hookpost.service.container import Services
@@ -31,7 +32,11 @@ async def organization(request: Request) -> str:
     known: str | None = getattr(request.state, "org_id", None)
     if known is None:
         authorization = request.headers.get("authorization")
-        known = await _services_of(request).access.authenticate(authorization)
+        services = _services_of(request)
+        if portal_scope.is_portal_token(authorization):
+            known = await portal_scope.authorize(request, services, authorization)
+        else:
+            known = await services.access.authenticate(authorization)
         request.state.org_id = known
     return known
 

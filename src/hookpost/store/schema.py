@@ -220,3 +220,36 @@ tasks = sa.Table(
     sa.Column("created_at", TIME, nullable=False),
     sa.Column("updated_at", TIME, nullable=False),
 )
+
+# Customer-portal tokens (Svix's app-portal access): the token and its single-use magic link
+# are stored only as SHA-256 hashes.
+portal_tokens = sa.Table(
+    "portal_tokens",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("org_id", ID, nullable=False),
+    sa.Column("app_id", ID, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("link_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("link_used_at", TIME),
+    sa.Column("capabilities", sa.Text, nullable=False),
+    sa.Column("feature_flags", sa.Text, nullable=False),
+    sa.Column("session_id", sa.String(256)),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("expires_at", TIME, nullable=False),
+    sa.Column("revoked_at", TIME),
+    sa.Index(None, "app_id"),
+)
+
+# Browser sessions opened from a magic link; the cookie's value is stored as a hash.
+portal_sessions = sa.Table(
+    "portal_sessions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("token_id", ID, sa.ForeignKey("portal_tokens.id"), nullable=False),
+    sa.Column("session_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("expires_at", TIME, nullable=False),
+    sa.Column("ended_at", TIME),
+    sa.Index(None, "token_id"),
+)

@@ -30,17 +30,33 @@ def scheduler(**policy: float) -> tuple[Scheduler, FakeClock]:
     return Scheduler(SchedulingPolicy(**{**defaults, **policy}), clock), clock  # type: ignore[arg-type]
 
 
-def test_an_endpoint_gets_no_more_than_its_share_and_the_rest_is_not_claimed() -> None:
+def test_an_endpoint_runs_no_more_than_its_share_and_claims_at_most_one_share_ahead() -> None:
     s, _ = scheduler()
     tickets = [s.admit("ep_slow") for _ in range(4)]
     assert all(t is not None for t in tickets)
-    assert s.admit("ep_slow") is None  # the fifth waits in the database, holding nothing
+    assert s.admit("ep_slow") is None  # the fifth may not run
+    # A healthy endpoint may have one share claimed ahead, waiting without a slot...
+    assert s.claim_request().rooms == {"ep_slow": 4}
+    assert all(s.wait("ep_slow") for _ in range(4))
+    assert not s.wait("ep_slow")  # ...and no more
     request = s.claim_request()
     assert request.rooms == {"ep_slow": 0}
     assert request.excluded == ["ep_slow"]
-    assert request.room == 4
-    assert request.size == 4  # the slots the slow endpoint does not hold
+    assert request.room == 8  # an endpoint the worker has nothing of: one share and one ahead
+    assert request.size == 4  # the slots the endpoint's running attempts do not hold
     assert s.admit("ep_other") is not None
+
+
+def test_a_struggling_endpoint_gets_nothing_claimed_ahead() -> None:
+    s, _ = scheduler(endpoint_slots=4)
+    ticket = s.admit("ep_dead")
+    assert ticket is not None
+    s.finished(ticket, healthy=False)  # room 4 -> 2
+    assert s.claimable("ep_dead") == 2
+    running = [s.admit("ep_dead"), s.admit("ep_dead")]
+    assert all(running)
+    assert not s.wait("ep_dead")  # nothing waits for an endpoint that fails
+    assert s.claimable("ep_dead") == 0
 
 
 def test_a_busy_worker_claims_in_batches_not_row_by_row() -> None:
@@ -56,11 +72,31 @@ def test_a_busy_worker_claims_in_batches_not_row_by_row() -> None:
 def test_an_endpoint_is_claimed_for_again_once_half_its_room_is_free() -> None:
     s, _ = scheduler(endpoint_slots=4)
     tickets = [s.admit("ep_a") for _ in range(4)]
+    assert all(s.wait("ep_a") for _ in range(2))  # 6 of its 8 held: 2 free
+    assert s.claimable("ep_a") == 0  # less than half its room: wait for company
     s.finished(tickets[0], healthy=True)  # type: ignore[arg-type]
-    assert s.claimable("ep_a") == 0  # one free of four: wait for company
     s.finished(tickets[1], healthy=True)  # type: ignore[arg-type]
-    assert s.claimable("ep_a") == 2
-    assert s.claim_request().rooms == {"ep_a": 2}
+    assert s.claimable("ep_a") == 4
+    assert s.claim_request().rooms == {"ep_a": 4}
+
+
+def test_an_endpoint_with_work_queued_keeps_its_order_against_publishes() -> None:
+    """A publish's handover takes no delivery of an endpoint that has older work waiting
+    (in the worker or in the database): the new one queues behind it."""
+    s, _ = scheduler(endpoint_slots=2)
+    first = s.reserve(["ep_a", "ep_a", "ep_a"])
+    assert first == ["ep_a", "ep_a"]  # its room; the third was written to the queue
+    tickets = s.settle(first, first)
+    assert s.wants_claim("ep_a")  # the queued one may be claimed ahead, to wait its turn
+    s.finished(tickets[0], healthy=True)
+    assert s.reserve(["ep_a"]) == []  # room again, but older work is queued
+    s.finished(tickets[1], healthy=True)
+    assert s.wants_claim("ep_a")
+    # A claim that got less than the endpoint's room found nothing more due.
+    request = s.claim_request()
+    s.note_claim(request, {"ep_a": 1})
+    assert not s.wants_claim("ep_a")
+    assert s.reserve(["ep_a"]) == ["ep_a"]
 
 
 def test_failures_halve_an_endpoint_s_room_and_successes_earn_it_back() -> None:

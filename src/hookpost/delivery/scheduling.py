@@ -15,7 +15,7 @@ Why it is shaped this way (docs/delivery.md, "Scheduling and isolation"):
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hookpost.core.models import ClaimShares
@@ -43,6 +43,8 @@ class _Endpoint:
     running: int = 0
     last_seen: float = 0.0
     held_until: float = 0.0  # the endpoint asked us to wait (Retry-After)
+    waiting: int = 0  # claimed ahead, waiting in the worker for a running attempt to end
+    backlog: bool = False  # more of its deliveries may be due in the database
 
 
 @dataclass
@@ -92,13 +94,8 @@ class Scheduler:
         worker claims (and writes) in batches, not a row at a time."""
         batch = min(self.policy.batch, self.policy.slots)
         size = min(batch, self.free) if self.can_claim() else 0
-        now = self.clock()
-        rooms = {
-            endpoint_id: self.claimable(endpoint_id)
-            for endpoint_id, state in self._endpoints.items()
-            if state.running or state.limit < self.policy.endpoint_slots or state.held_until > now
-        }
-        return ClaimShares(size, self.policy.endpoint_slots, rooms)
+        rooms = {endpoint_id: self.claimable(endpoint_id) for endpoint_id in self._endpoints}
+        return ClaimShares(size, 2 * self.policy.endpoint_slots, rooms)
 
     def can_claim(self) -> bool:
         """Whether a claim now would ask for anything (claim_request without the rooms)."""
@@ -107,14 +104,55 @@ class Scheduler:
         return free > 0 and not (self.running and free < max(1, batch // 2))
 
     def claimable(self, endpoint_id: str) -> int:
-        """How many of the endpoint's deliveries a claim should take now (see claim_request)."""
+        """How many of the endpoint's deliveries a claim should take now (see claim_request).
+
+        A healthy endpoint's claims may run one share ahead of its attempts (they wait in
+        the worker, holding no slot), so it never idles between claims; a struggling one
+        gets no more than it may run."""
         state = self._endpoints.get(endpoint_id)
         if state is None:
-            return self.policy.endpoint_slots
-        room = self.room_for(endpoint_id)
-        if state.running and room < (state.limit + 1) // 2:
+            return 2 * self.policy.endpoint_slots
+        if state.held_until > self.clock():
+            return 0
+        capacity = state.limit + self._ahead(state)
+        held = state.running + state.waiting
+        room = capacity - held
+        if held and room < (capacity + 1) // 2:
             return 0
         return max(0, room)
+
+    def _ahead(self, state: _Endpoint) -> int:
+        return state.limit if state.limit >= self.policy.endpoint_slots else 0
+
+    def wait(self, endpoint_id: str) -> bool:
+        """Keep a claim the endpoint cannot start yet (True), or refuse it (hand it back)."""
+        state = self._state(endpoint_id)
+        if state.waiting >= self._ahead(state):
+            return False
+        state.waiting += 1
+        return True
+
+    def unwait(self, endpoint_id: str) -> None:
+        """A waiting claim leaves the worker's hands (started or handed back)."""
+        self._endpoints[endpoint_id].waiting -= 1
+
+    def note_claim(self, shares: ClaimShares, taken: Mapping[str, int]) -> None:
+        """What a claim brought back tells which endpoints may have more due: those that got
+        all their room, or all of them when the claim came back full."""
+        full = sum(taken.values()) >= shares.size
+        for endpoint_id, count in taken.items():
+            room = shares.rooms.get(endpoint_id, shares.room)
+            self._state(endpoint_id).backlog = full or count >= room
+        for endpoint_id, room in shares.rooms.items():
+            if room > 0 and endpoint_id not in taken and not full:
+                state = self._endpoints.get(endpoint_id)
+                if state is not None:
+                    state.backlog = False
+
+    def wants_claim(self, endpoint_id: str) -> bool:
+        """True when the endpoint may have due work in the database and room to take it."""
+        state = self._endpoints.get(endpoint_id)
+        return state is not None and state.backlog and self.claimable(endpoint_id) > 0
 
     # -- admission -----------------------------------------------------------------------------
     def room_for(self, endpoint_id: str) -> int:
@@ -144,11 +182,15 @@ class Scheduler:
         granted: list[str] = []
         free = self.free
         for endpoint_id in endpoint_ids:
-            if len(granted) >= free:
-                break
-            if self.room_for(endpoint_id) > 0:
+            state = self._endpoints.get(endpoint_id)
+            # An endpoint with work queued before this keeps its order: the new delivery
+            # queues behind it (and is claimed in turn).
+            queued = state is not None and (state.backlog or state.waiting > 0)
+            if len(granted) < free and not queued and self.room_for(endpoint_id) > 0:
                 self._state(endpoint_id).running += 1
                 granted.append(endpoint_id)
+            else:
+                self._state(endpoint_id).backlog = True
         self._reserved += len(granted)
         return granted
 
@@ -177,10 +219,18 @@ class Scheduler:
             state.limit = min(self.policy.endpoint_slots, state.limit + 1)
         else:
             state.limit = max(1, state.limit // 2)
-        idle = state.running == 0 and state.held_until <= state.last_seen
-        if idle and state.limit >= self.policy.endpoint_slots:
+        idle = state.running == 0 and state.waiting == 0 and not state.backlog
+        if (
+            idle
+            and state.held_until <= state.last_seen
+            and state.limit >= self.policy.endpoint_slots
+        ):
             del self._endpoints[ticket.endpoint_id]  # nothing to remember
         self._forget_idle()
+
+    def running_for(self, endpoint_id: str) -> int:
+        state = self._endpoints.get(endpoint_id)
+        return 0 if state is None else state.running
 
     def limit_of(self, endpoint_id: str) -> int:
         state = self._endpoints.get(endpoint_id)
@@ -230,7 +280,7 @@ class Scheduler:
         idle = [
             e
             for e, s in self._endpoints.items()
-            if s.running == 0 and s.last_seen < cutoff and s.held_until < now
+            if s.running == 0 and s.waiting == 0 and s.last_seen < cutoff and s.held_until < now
         ]
         for endpoint_id in idle:
             del self._endpoints[endpoint_id]

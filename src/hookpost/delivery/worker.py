@@ -107,8 +107,9 @@ class Worker:
         self._results: asyncio.Queue[AttemptRecord] = asyncio.Queue()
         self._next_due: datetime | None = None
         self._backlogged = False
-        # Endpoints whose due work the last claim could not take for want of their room.
-        self._starved: set[str] = set()
+        # Claims of endpoints at their limit, in claim order, waiting for a running attempt of
+        # theirs to end (they hold no slot; the scheduler bounds how many).
+        self._waiting: dict[str, collections.deque[Claim]] = {}
         self._handing_back: set[asyncio.Task[None]] = set()
         self.delivered = 0
 
@@ -119,6 +120,7 @@ class Worker:
         try:
             await self._claim_forever()
         finally:
+            await self._hand_back_waiting()
             await self._drain()
             await asyncio.gather(*self._handing_back, return_exceptions=True)
             recorder.cancel()
@@ -173,15 +175,13 @@ class Worker:
                     await self.doorbell.wait(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
+            self.scheduler.note_claim(shares, collections.Counter(c.endpoint.id for c in claimed))
             self._admit(await self._paced(claimed))
-            # More may be due when the claim came back full, could not be made for want of
-            # free slots, or stopped at an endpoint's room; finishing tasks then wake the
-            # loop (see `_finished`).
-            taken = collections.Counter(c.endpoint.id for c in claimed)
-            capped = {e for e, n in taken.items() if n >= shares.rooms.get(e, shares.room)}
-            self._starved = capped | set(shares.excluded)
+            # More may be due when the claim came back full or could not be made for want of
+            # free slots; finishing tasks then wake the loop (see `_finished`), as they do
+            # when their endpoint has more due (the scheduler's backlog).
             full = len(claimed) == shares.size
-            self._backlogged = shares.size == 0 or full or bool(capped)
+            self._backlogged = shares.size == 0 or full
             if claimed and full:
                 await asyncio.sleep(0)  # claim again after the new tasks got going
                 continue
@@ -214,13 +214,34 @@ class Worker:
     def _admit(self, claimed: Sequence[Claim]) -> None:
         deferred = []
         for claim in claimed:
-            ticket = self.scheduler.admit(claim.endpoint.id)
-            if ticket is None:  # a publish's handover took the endpoint's room meanwhile
-                deferred.append(claim)
-            else:
+            endpoint_id = claim.endpoint.id
+            ticket = None if endpoint_id in self._waiting else self.scheduler.admit(endpoint_id)
+            if ticket is not None:
                 self._start(claim, ticket)
+            elif self.scheduler.wait(endpoint_id):
+                self._waiting.setdefault(endpoint_id, collections.deque()).append(claim)
+            else:  # more than the endpoint may have waiting (a handover took its room)
+                deferred.append(claim)
         if deferred:
             self._start_handing_back(deferred)
+
+    def _start_waiting(self, endpoint_id: str) -> None:
+        """Start the endpoint's waiting claims, oldest first, as far as its room allows."""
+        queue = self._waiting.get(endpoint_id)
+        while queue:
+            ticket = self.scheduler.admit(endpoint_id)
+            if ticket is None:
+                if self.scheduler.running_for(endpoint_id) == 0:
+                    # Held (Retry-After) with nothing running to wake them: back to the queue.
+                    for _ in queue:
+                        self.scheduler.unwait(endpoint_id)
+                    self._start_handing_back(list(queue))
+                    queue.clear()
+                    break
+                return
+            self.scheduler.unwait(endpoint_id)
+            self._start(queue.popleft(), ticket)
+        self._waiting.pop(endpoint_id, None)
 
     def _start(self, claim: Claim, ticket: Ticket) -> None:
         task = asyncio.create_task(self._deliver(claim, ticket))
@@ -254,12 +275,14 @@ class Worker:
         claim = self._inflight.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed", exc_info=task.exception())
+        if claim is None:
+            return
+        endpoint_id = claim.endpoint.id
+        if not self._stopping.is_set():
+            self._start_waiting(endpoint_id)
         if not self.scheduler.can_claim():
             return
-        endpoint_id = claim.endpoint.id if claim is not None else None
-        if self._backlogged or (
-            endpoint_id in self._starved and self.scheduler.claimable(endpoint_id) > 0
-        ):
+        if self._backlogged or self.scheduler.wants_claim(endpoint_id):
             self.doorbell.ring()  # room to claim more of a known backlog
 
     # -- delivering ----------------------------------------------------------------------------
@@ -360,6 +383,14 @@ class Worker:
                 log.exception("could not emit operational webhooks")
 
     # -- shutdown ------------------------------------------------------------------------------
+    async def _hand_back_waiting(self) -> None:
+        waiting = [claim for queue in self._waiting.values() for claim in queue]
+        for claim in waiting:
+            self.scheduler.unwait(claim.endpoint.id)
+        self._waiting.clear()
+        if waiting:
+            await self._hand_back_all(waiting)
+
     async def _drain(self) -> None:
         if not self._inflight:
             return

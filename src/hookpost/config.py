@@ -82,6 +82,8 @@ class Settings:
     https_only: bool = False
     # api
     idempotency_ttl: float = 12 * 3600.0
+    # developer tools: pollers and streams hand out messages once older than this window
+    feed_commit_window: float = 1.0
     log_level: str = "info"
 
     @classmethod
@@ -122,6 +124,7 @@ class Settings:
         take("HOOKPOST_HTTPS_ONLY", "https_only", parse_bool)
         take("HOOKPOST_IDEMPOTENCY_TTL", "idempotency_ttl", _positive(parse_duration))
         take("HOOKPOST_LOG_LEVEL", "log_level", _log_level)
+        take("HOOKPOST_FEED_COMMIT_WINDOW", "feed_commit_window", parse_duration)
         settings = cls(**values)
         settings.check()
         return settings

@@ -33,12 +33,16 @@ from hookpost.service.container import Services
 from hookpost.service.destinations import DestinationRules
 from hookpost.service.endpoints import EndpointService
 from hookpost.service.history import HistoryService
+from hookpost.service.message_order import PublicationOrder
 from hookpost.service.messages import MessageService
 from hookpost.service.operational import OperationalWebhooks
+from hookpost.service.polling import PollingService
 from hookpost.service.probe import EndpointProbe
 from hookpost.store import Store, migrate
 from hookpost.store.database import Database
+from hookpost.store.message_feed import MessageFeed
 from hookpost.store.notifications import PostgresWakeups
+from hookpost.store.poller_consumers import PollerConsumers
 
 log = logging.getLogger("hookpost")
 Clock = Callable[[], datetime]
@@ -164,6 +168,8 @@ async def open_runtime(
         ids=IdFactory(clock, entropy),
     )
     messages = MessageService(store, settings.max_payload_bytes, wake)
+    order = PublicationOrder(clock, timedelta(seconds=settings.feed_commit_window))
+    feed = MessageFeed(database)
     services = Services(
         access=AccessService(store, clock, entropy, time.monotonic),
         applications=ApplicationService(store),
@@ -172,6 +178,7 @@ async def open_runtime(
         messages=messages,
         history=HistoryService(store, clock, wake),
         probes=EndpointProbe(store, runner.probe, IdFactory(clock, entropy)),
+        polling=PollingService(store, feed, PollerConsumers(database, clock), order),
     )
     _, token = await services.access.bootstrap(settings.api_token)
     return Runtime(

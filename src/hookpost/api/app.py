@@ -20,6 +20,7 @@ from hookpost.api.routes import (
     event_types,
     health,
     messages,
+    poller,
     unsupported,
 )
 from hookpost.service.container import Services
@@ -37,7 +38,7 @@ def build_api(services: Services, *, max_payload_bytes: int, idempotency_ttl: fl
     )
     api.state.services = services
     errors.install(api)
-    for module in (health, applications, event_types, endpoints, messages, attempts):
+    for module in (health, applications, event_types, endpoints, messages, attempts, poller):
         api.include_router(module.router)
     # Last: a full match there still beats a method-only match on a path-parameter route,
     # and the routes in real use are found without scanning these.

@@ -12,6 +12,7 @@ from hookpost.service.applications import ApplicationService, CatalogService
 from hookpost.service.endpoints import EndpointService
 from hookpost.service.history import HistoryService
 from hookpost.service.messages import MessageService
+from hookpost.service.polling import PollingService
 from hookpost.service.probe import EndpointProbe
 
 
@@ -24,3 +25,4 @@ class Services:
     messages: MessageService
     history: HistoryService
     probes: EndpointProbe
+    polling: PollingService

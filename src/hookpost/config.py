@@ -84,6 +84,9 @@ class Settings:
     idempotency_ttl: float = 12 * 3600.0
     # developer tools: pollers and streams hand out messages once older than this window
     feed_commit_window: float = 1.0
+    stream_buffer_bytes: int = 1024 * 1024
+    stream_stall_timeout: float = 10.0
+    stream_heartbeat: float = 15.0
     log_level: str = "info"
 
     @classmethod
@@ -125,6 +128,9 @@ class Settings:
         take("HOOKPOST_IDEMPOTENCY_TTL", "idempotency_ttl", _positive(parse_duration))
         take("HOOKPOST_LOG_LEVEL", "log_level", _log_level)
         take("HOOKPOST_FEED_COMMIT_WINDOW", "feed_commit_window", parse_duration)
+        take("HOOKPOST_STREAM_BUFFER", "stream_buffer_bytes", _positive(parse_size))
+        take("HOOKPOST_STREAM_STALL_TIMEOUT", "stream_stall_timeout", _positive(parse_duration))
+        take("HOOKPOST_STREAM_HEARTBEAT", "stream_heartbeat", _positive(parse_duration))
         settings = cls(**values)
         settings.check()
         return settings

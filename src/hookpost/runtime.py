@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 
 from hookpost.api.app import build_api
+from hookpost.api.event_stream import StreamLimits
 from hookpost.config import Settings
 from hookpost.core.addresses import AddressPolicy
 from hookpost.core.ids import IdFactory
@@ -33,11 +34,12 @@ from hookpost.service.container import Services
 from hookpost.service.destinations import DestinationRules
 from hookpost.service.endpoints import EndpointService
 from hookpost.service.history import HistoryService
-from hookpost.service.message_order import PublicationOrder
+from hookpost.service.message_order import FeedReader, PublicationOrder
 from hookpost.service.messages import MessageService
 from hookpost.service.operational import OperationalWebhooks
 from hookpost.service.polling import PollingService
 from hookpost.service.probe import EndpointProbe
+from hookpost.service.streams import StreamService
 from hookpost.store import Store, migrate
 from hookpost.store.database import Database
 from hookpost.store.message_feed import MessageFeed
@@ -72,6 +74,11 @@ class Runtime:
             self.services,
             max_payload_bytes=self.settings.max_payload_bytes,
             idempotency_ttl=self.settings.idempotency_ttl,
+            stream_limits=StreamLimits(
+                self.settings.stream_buffer_bytes,
+                self.settings.stream_stall_timeout,
+                self.settings.stream_heartbeat,
+            ),
         )
 
     async def operational_webhooks(self) -> OperationalWebhooks | None:
@@ -169,7 +176,7 @@ async def open_runtime(
     )
     messages = MessageService(store, settings.max_payload_bytes, wake)
     order = PublicationOrder(clock, timedelta(seconds=settings.feed_commit_window))
-    feed = MessageFeed(database)
+    reader = FeedReader(MessageFeed(database), order)
     services = Services(
         access=AccessService(store, clock, entropy, time.monotonic),
         applications=ApplicationService(store),
@@ -178,7 +185,8 @@ async def open_runtime(
         messages=messages,
         history=HistoryService(store, clock, wake),
         probes=EndpointProbe(store, runner.probe, IdFactory(clock, entropy)),
-        polling=PollingService(store, feed, PollerConsumers(database, clock), order),
+        polling=PollingService(store, reader, PollerConsumers(database, clock)),
+        streams=StreamService(store, reader),
     )
     _, token = await services.access.bootstrap(settings.api_token)
     return Runtime(

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from hookpost import __version__
 from hookpost.api import errors
+from hookpost.api.event_stream import StreamLimits
 from hookpost.api.fast_publish import FastPublish
 from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, PathMiddleware
 from hookpost.api.routes import (
@@ -21,6 +22,7 @@ from hookpost.api.routes import (
     health,
     messages,
     poller,
+    stream,
     unsupported,
 )
 from hookpost.service.container import Services
@@ -29,7 +31,13 @@ from hookpost.service.container import Services
 ENVELOPE_BYTES = 64 * 1024
 
 
-def build_api(services: Services, *, max_payload_bytes: int, idempotency_ttl: float) -> FastAPI:
+def build_api(
+    services: Services,
+    *,
+    max_payload_bytes: int,
+    idempotency_ttl: float,
+    stream_limits: StreamLimits | None = None,
+) -> FastAPI:
     api = FastAPI(
         title="hookpost",
         version=__version__,
@@ -37,8 +45,18 @@ def build_api(services: Services, *, max_payload_bytes: int, idempotency_ttl: fl
         redirect_slashes=False,
     )
     api.state.services = services
+    api.state.stream_limits = stream_limits or StreamLimits()
     errors.install(api)
-    for module in (health, applications, event_types, endpoints, messages, attempts, poller):
+    for module in (
+        health,
+        applications,
+        event_types,
+        endpoints,
+        messages,
+        attempts,
+        poller,
+        stream,
+    ):
         api.include_router(module.router)
     # Last: a full match there still beats a method-only match on a path-parameter route,
     # and the routes in real use are found without scanning these.

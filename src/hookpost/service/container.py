@@ -14,6 +14,7 @@ from hookpost.service.history import HistoryService
 from hookpost.service.messages import MessageService
 from hookpost.service.polling import PollingService
 from hookpost.service.probe import EndpointProbe
+from hookpost.service.streams import StreamService
 
 
 @dataclass(frozen=True)
@@ -26,3 +27,4 @@ class Services:
     history: HistoryService
     probes: EndpointProbe
     polling: PollingService
+    streams: StreamService

@@ -5,43 +5,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from hookpost.core import ids
 from hookpost.core.errors import InvalidInput
-from hookpost.core.models import Endpoint, Message
 from hookpost.service.lookup import require_endpoint
-from hookpost.service.message_order import BEGINNING, PublicationOrder, sink_takes
+from hookpost.service.message_order import BEGINNING, Batch, FeedReader
 from hookpost.store import Store
-from hookpost.store.message_feed import MessageFeed
 from hookpost.store.poller_consumers import PollerConsumers
 
-PAGE = 500
-# Rows looked at per request when a sparse filter matches few: the rest waits for the next.
-SCAN_BUDGET = 5000
 MAX_CONSUMER_ID = 256
-
-
-@dataclass(frozen=True)
-class PollBatch:
-    messages: list[Message]
-    iterator: str
-    done: bool
+PollBatch = Batch
 
 
 class PollingService:
     def __init__(
         self,
         store: Store,
-        feed: MessageFeed,
+        reader: FeedReader,
         consumers: PollerConsumers,
-        order: PublicationOrder,
     ) -> None:
         self._store = store
-        self._feed = feed
+        self._reader = reader
         self._consumers = consumers
-        self._order = order
+        self._order = reader.order
 
     async def poll(
         self,
@@ -57,7 +44,9 @@ class PollingService:
     ) -> PollBatch:
         sink = await require_endpoint(self._store, org_id, app_ref, sink_ref)
         start = _position(iterator) or (self._order.at(after) if after else BEGINNING)
-        return await self.scan(sink, start, limit, event_type=event_type, channel=channel)
+        return await self._reader.scan(
+            sink.app_id, start, limit, sink=sink, event_type=event_type, channel=channel
+        )
 
     async def consumer_poll(
         self, org_id: str, app_ref: str, sink_ref: str, consumer: str, *, limit: int,
@@ -68,7 +57,7 @@ class PollingService:
         start = _position(iterator) or (
             await self._consumers.position(sink.app_id, sink.id, consumer) or BEGINNING
         )
-        batch = await self.scan(sink, start, limit)
+        batch = await self._reader.scan(sink.app_id, start, limit, sink=sink)
         # Saved when answering: a consumer that lost this answer re-reads from the iterator
         # of the last batch it processed (passing it as `iterator`).
         await self._consumers.save(sink.app_id, sink.id, consumer, batch.iterator)
@@ -82,40 +71,6 @@ class PollingService:
         position = self._order.at(after)
         await self._consumers.save(sink.app_id, sink.id, consumer, position)
         return position
-
-    async def scan(
-        self,
-        sink: Endpoint,
-        start: str,
-        limit: int,
-        *,
-        event_type: str | None = None,
-        channel: str | None = None,
-    ) -> PollBatch:
-        """Up to `limit` messages after `start` that the sink and filters take, below the
-        horizon; `done` once everything committed so far has been looked at."""
-        horizon = self._order.horizon()
-        position, found, scanned = start, [], 0
-        while position < horizon and scanned < SCAN_BUDGET:
-            page = await self._feed.read(
-                sink.app_id,
-                after=position,
-                before=horizon,
-                limit=PAGE,
-                event_type=event_type,
-                channel=channel,
-            )
-            for message in page:
-                position = message.id
-                if sink_takes(sink, message):
-                    found.append(message)
-                    if len(found) == limit:
-                        return PollBatch(found, position, done=False)
-            scanned += len(page)
-            if len(page) < PAGE:
-                # Everything below the horizon is committed and looked at: skip to it.
-                return PollBatch(found, horizon, done=True)
-        return PollBatch(found, max(position, start), done=position >= horizon)
 
 
 def _position(iterator: str | None) -> str | None:

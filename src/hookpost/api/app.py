@@ -17,6 +17,7 @@ from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, 
 from hookpost.api.routes import (
     applications,
     attempts,
+    catalog_import,
     endpoints,
     event_types,
     health,
@@ -50,6 +51,7 @@ def build_api(
     for module in (
         health,
         applications,
+        catalog_import,
         event_types,
         endpoints,
         messages,

@@ -22,6 +22,7 @@ from rich.table import Table
 from hookpost import __version__
 from hookpost.config import ConfigError, Settings
 from hookpost.core.errors import ConfigurationError, Unavailable
+from hookpost.remote import commands as remote_commands
 from hookpost.runtime import Runtime, open_runtime
 from hookpost.store import migrate as migrations
 from hookpost.store.database import Database
@@ -233,6 +234,10 @@ def token_revoke(key_id: str, database_url: DatabaseUrl = None) -> None:
         console.print(f"no active key with id {key_id}")
         raise typer.Exit(1)
     console.print(f"revoked {key_id}")
+
+
+# Remote commands (apps, endpoints, messages, attempts, catalog, trigger, listen): HTTP only.
+remote_commands.register(app)
 
 
 def main() -> None:

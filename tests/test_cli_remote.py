@@ -6,6 +6,8 @@ They talk to a real `hookpost serve` over HTTP only.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,14 @@ def test_connection_precedence(tmp_path: Path) -> None:
     config.write_text("not toml [")
     with pytest.raises(RemoteError, match="cannot read"):
         Connection.resolve(None, None, {"HOOKPOST_CLI_CONFIG": str(config)})
+
+
+def test_remote_commands_load_neither_runtime_nor_store() -> None:
+    probe = (
+        "import json, sys, hookpost.remote.commands\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('hookpost.'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = json.loads(out.stdout)
+    assert [m for m in loaded if m.split(".")[1] in {"runtime", "store", "service", "api"}] == []
+    assert "hookpost.remote.listen" in loaded

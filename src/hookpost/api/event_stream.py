@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,6 +32,22 @@ class StreamLimits:
 
 class SlowReader(Exception):
     """The reader left the buffer full for longer than the stall timeout."""
+
+
+# Set in the request's task when we drop a slow reader on purpose, so that the server's
+# "returned without completing response" error for that request (and only it) is not logged:
+# hookpost's own warning has said what happened.
+_dropped_on_purpose = contextvars.ContextVar("dropped_on_purpose", default=False)
+
+
+class _QuietDeliberateDrop(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            _dropped_on_purpose.get() and "without completing response" in record.getMessage()
+        )
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDeliberateDrop())
 
 
 class _Buffer:
@@ -98,10 +115,15 @@ class EventStreamResponse(Response):
             for task in tasks:
                 with contextlib.suppress(BaseException):
                     await task
+            close = getattr(self._events, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()  # finishes the generator here, not in the garbage collector
         if any(isinstance(task.exception(), SlowReader) for task in done):
             # Returning with the response incomplete makes the server close the connection:
             # the only way to drop a reader whose socket no longer takes anything.
             log.warning("stream reader too slow: disconnected (it resumes by Last-Event-ID)")
+            _dropped_on_purpose.set(True)
             return
         with contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": b"", "more_body": False})

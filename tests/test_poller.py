@@ -98,6 +98,20 @@ def test_two_consumers_filters_restart_and_seek(feed_server: ServerProcess) -> N
     assert drain_until(hp, app.id, invoices, "c2", len(wanted)) == wanted
     # One consumer's reading does not move another's position.
     assert drain_until(hp, app.id, everything, "c3", 30) == ids
+    # A consumer that lost a batch re-reads it by passing the iterator it last processed.
+    first_batch = hp.message.poller.consumer_poll(
+        app.id, everything, "c4", MessagePollerConsumerPollOptions(limit=10)
+    )
+    assert [m.id for m in first_batch.data] == ids[:10]
+    hp.message.poller.consumer_poll(app.id, everything, "c4")  # this answer is "lost"
+    again = hp.message.poller.consumer_poll(
+        app.id,
+        everything,
+        "c4",
+        MessagePollerConsumerPollOptions(limit=5, iterator=first_batch.iterator),
+    )
+    assert [m.id for m in again.data] == ids[10:15]
+    assert drain(hp, app.id, everything, "c4") == ids[15:]  # and goes on from there
 
     # Client-positioned polls with query filters, paged by the iterator.
     got, iterator = [], None

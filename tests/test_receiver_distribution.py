@@ -50,3 +50,10 @@ def test_receiver_tests_pass_in_a_venv_holding_only_the_receiver(tmp_path: Path)
     assert "Ed25519Test.test_v1a_reference_vector_or_clear_error) ... ok" in out
     where = run(python, "-c", "import hookpost_receiver; print(hookpost_receiver.__file__)")
     assert str(env_dir) in where
+
+
+def test_receiver_tests_pass_beside_cryptography() -> None:
+    """The same tests with `cryptography` importable: v1a verifies the reference vector."""
+    out = run(sys.executable, "-m", "unittest", "discover", "-s", RECEIVER / "tests", "-v")
+    assert "OK" in out.splitlines()[-1], out
+    assert "skipped" not in out

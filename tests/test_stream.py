@@ -44,6 +44,7 @@ def new_app(server: ServerProcess, name: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 10,000 publishes: ~15 s on an idle 2-core machine, minutes loaded
 def test_ten_thousand_messages_across_a_forced_disconnect(stream_server: ServerProcess) -> None:
     app_id = new_app(stream_server, "stream-10k")
     total = 10_000
@@ -55,7 +56,8 @@ def test_ten_thousand_messages_across_a_forced_disconnect(stream_server: ServerP
             assert first.status_code == 200
             assert first.headers["content-type"].startswith("text/event-stream")
             publisher = threading.Thread(
-                target=lambda: acked.extend(publish_many(stream_server.url, app_id, total))
+                target=lambda: acked.extend(publish_many(stream_server.url, app_id, total)),
+                daemon=True,  # a failed test must not leave it publishing into a dead server
             )
             publisher.start()
             for item in events(first):

@@ -17,7 +17,7 @@ from hookpost.store import Store
 
 # How often a caught-up follower looks again: messages become visible only once older than
 # the commit window anyway, so a wake-up on publish would gain nothing.
-IDLE_PAUSE = 0.1
+IDLE_PAUSE = 0.25
 
 
 class StreamService:

@@ -66,12 +66,13 @@ class Listening:
             if text in line:
                 return line
 
-    def stop(self) -> None:
+    def stop(self) -> int:
         self.process.terminate()
         try:
-            self.process.wait(10)
+            return self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            raise
 
 
 def restart_on_same_port(old: ServerProcess) -> ServerProcess:
@@ -142,6 +143,7 @@ def test_listen_forwards_resigned_across_a_server_crash(
         forwarded = receiver.received_ids()
         assert sorted(forwarded) == sorted([trigger_id, *before, *after])  # each exactly once
         assert rejected == []
+        assert listening.stop() == 0  # SIGTERM ends it at once, even while it waits
     finally:
         listening.stop()
         if restarted is not None:

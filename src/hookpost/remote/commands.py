@@ -307,13 +307,17 @@ def listen(
         ),
     )
     out.print(f"Webhook signing secret: {key}  (verify forwarded requests with it)")
-    signal.signal(signal.SIGTERM, lambda *_: listener.stopped.set())
+    signal.signal(signal.SIGTERM, _interrupt)  # stop at once, even while waiting on the stream
     try:
         listener.run()
     except RemoteError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
         pass
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def register(app: typer.Typer) -> None:

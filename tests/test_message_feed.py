@@ -78,3 +78,25 @@ async def test_sparse_filters_are_bounded_per_call(store: Store) -> None:
     rest = await reader.scan(app, limited.iterator, 100)
     assert len(rest.messages) == 20
     assert rest.done
+
+
+async def test_pages_are_bounded_in_bytes(store: Store) -> None:
+    org = (await store.create_organization(f"feed-{os.urandom(4).hex()}")).id
+    app = (await store.create_application(org, ApplicationFields("feed"))).id
+    published = []
+    for n in range(5):
+        payload = b'{"pad": "' + b"x" * 20 + b'", "n": %d}' % n  # 36 bytes
+        published.append((await store.publish(org, app, NewMessage("big", payload))).message.id)
+    feed = MessageFeed(store.database, page_bytes=80)
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    horizon = PublicationOrder(Clock(later), WINDOW).horizon()
+    page = await feed.read(app, after=BEGINNING, before=horizon, limit=500)
+    assert [m.id for m in page.messages] == sorted(published)[:2]  # 72 bytes; a third is 108
+    assert not page.exhausted
+    tiny = MessageFeed(store.database, page_bytes=1)
+    one = await tiny.read(app, after=BEGINNING, before=horizon, limit=500)
+    assert len(one.messages) == 1  # a message larger than the budget still comes, alone
+    reader = FeedReader(feed, PublicationOrder(Clock(later), WINDOW))
+    batch = await reader.scan(app, BEGINNING, 100)
+    assert [m.id for m in batch.messages] == sorted(published)
+    assert batch.done

@@ -85,14 +85,14 @@ class FeedReader:
                 event_type=event_type,
                 channel=channel,
             )
-            for message in page:
+            for message in page.messages:
                 position = message.id
                 if sink_takes(sink, message):
                     found.append(message)
                     if len(found) == limit:
                         return Batch(found, position, done=False)
-            scanned += len(page)
-            if len(page) < PAGE:
+            scanned += len(page.messages)
+            if page.exhausted:
                 # Everything below the horizon is committed and looked at: skip to it.
                 return Batch(found, horizon, done=True)
         return Batch(found, max(position, start), done=position >= horizon)

@@ -1,4 +1,4 @@
-"""The receiver library: header handling, clock, JSON, deduplication and framework adapters.
+"""The receiver library as hookpost re-exports it: headers, clock, JSON, dedup, frameworks.
 
 FastAPI and aiohttp run for real; Flask and Django run only where they are installed.
 """
@@ -20,7 +20,8 @@ import pytest
 import standardwebhooks
 import svix
 
-from hookpost.core.signing import VerificationError, generate_secret, signature_header
+import hookpost_receiver
+from hookpost.core.signing import generate_secret, signature_header
 from hookpost.receiver import Deduplicator, SecretError, Webhook, WebhookVerificationError
 from hookpost.receiver.frameworks import (
     aiohttp_verify,
@@ -164,8 +165,10 @@ def test_bad_secrets_rejected_at_construction(secret: str | list[str]) -> None:
     assert issubclass(SecretError, ValueError)
 
 
-def test_error_class_is_the_core_one() -> None:
-    assert WebhookVerificationError is VerificationError
+def test_hookpost_receiver_is_a_re_export_of_the_distribution() -> None:
+    assert Webhook is hookpost_receiver.Webhook
+    assert WebhookVerificationError is hookpost_receiver.WebhookVerificationError
+    assert SecretError is hookpost_receiver.SecretError
 
 
 def test_accepts_signatures_from_standardwebhooks() -> None:
@@ -191,7 +194,7 @@ def test_receiver_imports_no_framework() -> None:
         "import json, sys, hookpost.receiver, hookpost.receiver.frameworks\n"
         "heavy = ('fastapi', 'starlette', 'aiohttp', 'flask', 'django', 'cryptography')\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('hookpost'))))\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'hookpost')))\n"
     )
     env = os.environ | {"PYTHONPATH": str(src)}
     out = subprocess.run(
@@ -200,10 +203,7 @@ def test_receiver_imports_no_framework() -> None:
     assert json.loads(out[0]) == []
     assert set(json.loads(out[1])) <= {
         "hookpost",
-        "hookpost.core",
-        "hookpost.core.signing",
         "hookpost.receiver",
-        "hookpost.receiver.webhook",
         "hookpost.receiver.frameworks",
     }
 
@@ -323,3 +323,23 @@ def test_django_verify() -> None:
     with pytest.raises(BadRequest, match="no matching signature") as caught:
         django_verify(bad_request, webhook())
     assert response_for_exception(bad_request, caught.value).status_code == 400
+
+
+async def test_starlette_verify() -> None:
+    from starlette.applications import Starlette  # noqa: PLC0415
+    from starlette.requests import Request  # noqa: PLC0415
+    from starlette.responses import JSONResponse  # noqa: PLC0415
+    from starlette.routing import Route  # noqa: PLC0415
+
+    from hookpost.receiver.frameworks import starlette_verify  # noqa: PLC0415
+
+    async def hook(request: Request) -> JSONResponse:
+        return JSONResponse({"received": await starlette_verify(request, webhook())})
+
+    app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        ok = await client.post("/hook", content=BODY, headers=headers(prefix="svix-"))
+        assert ok.json() == {"received": PAYLOAD}
+        bad = await client.post("/hook", content=BODY, headers=headers(secrets=(OLD_SECRET,)))
+        assert bad.status_code == 400

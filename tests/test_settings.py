@@ -47,6 +47,10 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "HOOKPOST_WORKER_CONCURRENCY": ("8", "worker_concurrency", 8),
     "HOOKPOST_ENDPOINT_CONCURRENCY": ("2", "endpoint_concurrency", 2),
     "HOOKPOST_SLOW_AFTER": ("500ms", "slow_after", 0.5),
+    "HOOKPOST_FEED_COMMIT_WINDOW": ("150ms", "feed_commit_window", 0.15),
+    "HOOKPOST_STREAM_HEARTBEAT": ("300ms", "stream_heartbeat", 0.3),
+    "HOOKPOST_STREAM_BUFFER": ("256KiB", "stream_buffer", 256 * 1024),
+    "HOOKPOST_STREAM_STALL_TIMEOUT": ("2s", "stream_stall_timeout", 2.0),
     "HOOKPOST_PUBLIC_URL": (
         "https://hooks.example.com/",
         "public_url",

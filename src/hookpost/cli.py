@@ -23,6 +23,7 @@ from hookpost import __version__
 from hookpost.config import ConfigError, Settings
 from hookpost.config_reference import environment_help, option_default, option_help
 from hookpost.core.errors import ConfigurationError, Unavailable
+from hookpost.remote import commands as remote_commands
 from hookpost.runtime import Runtime, migrate_database, open_runtime
 
 T = TypeVar("T")
@@ -234,6 +235,10 @@ def token_revoke(key_id: str, database_url: DatabaseUrl = None) -> None:
         console.print(f"no active key with id {key_id}")
         raise typer.Exit(1)
     console.print(f"revoked {key_id}")
+
+
+# Remote commands (apps, endpoints, messages, attempts, catalog, trigger, listen): HTTP only.
+remote_commands.register(app)
 
 
 def main() -> None:

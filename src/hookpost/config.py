@@ -258,6 +258,38 @@ class SafetySettings:
 
 
 @dataclass(frozen=True)
+class FeedSettings:
+    """Pulling and streaming messages: polling endpoints, live streams and `hookpost listen`."""
+
+    TITLE: ClassVar[str] = "Polling and streams"
+    feed_commit_window: float = setting(
+        "HOOKPOST_FEED_COMMIT_WINDOW",
+        parse_duration,
+        "1s",
+        "pollers and streams hand out a message once it is this old, so that no publish can "
+        "commit behind a reader's position (see docs/api.md, Polling)",
+    )
+    stream_heartbeat: float = setting(
+        "HOOKPOST_STREAM_HEARTBEAT",
+        positive(parse_duration),
+        "15s",
+        "quiet time after which a live stream sends a `: keep-alive` comment",
+    )
+    stream_buffer: int = setting(
+        "HOOKPOST_STREAM_BUFFER",
+        positive(parse_size),
+        "1MiB",
+        "events buffered per live-stream connection for a slow reader",
+    )
+    stream_stall_timeout: float = setting(
+        "HOOKPOST_STREAM_STALL_TIMEOUT",
+        positive(parse_duration),
+        "10s",
+        "how long a stream reader may leave its buffer full before it is disconnected",
+    )
+
+
+@dataclass(frozen=True)
 class PortalSettings:
     """The customer portal: where customers reach it, who may frame it, how it looks."""
 
@@ -315,6 +347,7 @@ class Settings(
     WorkerSettings,
     OperationalSettings,
     SafetySettings,
+    FeedSettings,
     PortalSettings,
 ):
     """Every setting hookpost has: all sections in one object, each field declared once."""

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 
 from hookpost.api.app import build_api
+from hookpost.api.event_stream import StreamLimits
 from hookpost.config import RetrySettings, Settings
 from hookpost.core.addresses import AddressPolicy
 from hookpost.core.ids import IdFactory
@@ -34,14 +35,19 @@ from hookpost.service.container import Services
 from hookpost.service.destinations import DestinationRules
 from hookpost.service.endpoints import EndpointService
 from hookpost.service.history import HistoryService
+from hookpost.service.message_order import FeedReader, PublicationOrder
 from hookpost.service.messages import MessageService
 from hookpost.service.operational import OperationalWebhooks
+from hookpost.service.polling import PollingService
 from hookpost.service.portal import PortalAccess
 from hookpost.service.probe import EndpointProbe
+from hookpost.service.streams import StreamService
 from hookpost.store import Store, migrate
 from hookpost.store.database import Database
+from hookpost.store.message_feed import MessageFeed
 from hookpost.store.notifications import PostgresWakeups
 from hookpost.store.pacing import EndpointPacing
+from hookpost.store.poller_consumers import PollerConsumers
 from hookpost.store.portal import PortalGrants
 
 log = logging.getLogger("hookpost")
@@ -80,6 +86,11 @@ class Runtime:
             self.services,
             max_payload_bytes=self.settings.max_payload_bytes,
             idempotency_ttl=self.settings.idempotency_ttl,
+            stream_limits=StreamLimits(
+                self.settings.stream_buffer,
+                self.settings.stream_stall_timeout,
+                self.settings.stream_heartbeat,
+            ),
         )
         install_portal(api, self.services, portal_look(self.settings), self.clock)
         return api
@@ -170,6 +181,8 @@ async def open_runtime(
         ids=IdFactory(clock, entropy),
     )
     messages = MessageService(store, settings.max_payload_bytes, wake)
+    order = PublicationOrder(clock, timedelta(seconds=settings.feed_commit_window))
+    reader = FeedReader(MessageFeed(database), order)
     services = Services(
         access=AccessService(store, clock, entropy, time.monotonic),
         applications=ApplicationService(store),
@@ -185,6 +198,8 @@ async def open_runtime(
             entropy,
             settings.portal_base_url,
         ),
+        polling=PollingService(store, reader, PollerConsumers(database, clock)),
+        streams=StreamService(store, reader),
     )
     return Runtime(settings, database, store, services, doorbell, sender, runner, wakeups, clock)
 

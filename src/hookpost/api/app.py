@@ -11,16 +11,20 @@ from fastapi import FastAPI
 
 from hookpost import __version__
 from hookpost.api import errors
+from hookpost.api.event_stream import StreamLimits
 from hookpost.api.fast_publish import FastPublish
 from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, PathMiddleware
 from hookpost.api.routes import (
     applications,
     attempts,
+    catalog_import,
     endpoints,
     event_types,
     health,
     messages,
+    poller,
     portal_access,
+    stream,
     unsupported,
 )
 from hookpost.service.container import Services
@@ -29,7 +33,13 @@ from hookpost.service.container import Services
 ENVELOPE_BYTES = 64 * 1024
 
 
-def build_api(services: Services, *, max_payload_bytes: int, idempotency_ttl: float) -> FastAPI:
+def build_api(
+    services: Services,
+    *,
+    max_payload_bytes: int,
+    idempotency_ttl: float,
+    stream_limits: StreamLimits | None = None,
+) -> FastAPI:
     api = FastAPI(
         title="hookpost",
         version=__version__,
@@ -37,8 +47,19 @@ def build_api(services: Services, *, max_payload_bytes: int, idempotency_ttl: fl
         redirect_slashes=False,
     )
     api.state.services = services
+    api.state.stream_limits = stream_limits or StreamLimits()
     errors.install(api)
-    for module in (health, applications, event_types, endpoints, messages, attempts):
+    for module in (
+        health,
+        applications,
+        catalog_import,
+        event_types,
+        endpoints,
+        messages,
+        attempts,
+        poller,
+        stream,
+    ):
         api.include_router(module.router)
     api.include_router(portal_access.router)
     api.include_router(portal_access.token_router)

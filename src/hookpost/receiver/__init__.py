@@ -1,9 +1,36 @@
-"""The library for people who receive hookpost webhooks: verify, parse and deduplicate.
+"""hookpost's receiver library, which lives in its own distribution: `hookpost-receiver`.
 
-Framework adapters live in `hookpost.receiver.frameworks`; this package needs only the stdlib.
+Re-exported here so `from hookpost.receiver import Webhook` keeps working for existing code.
 """
 
-from hookpost.core.signing import SecretError
-from hookpost.receiver.webhook import Deduplicator, Webhook, WebhookVerificationError
+from hookpost_receiver import (
+    Deduplicator,
+    Ed25519Unavailable,
+    InvalidPayload,
+    InvalidTimestamp,
+    MemorySeenStore,
+    MissingHeaders,
+    NoMatchingSignature,
+    SecretError,
+    SeenStore,
+    TimestampTooNew,
+    TimestampTooOld,
+    Webhook,
+    WebhookVerificationError,
+)
 
-__all__ = ["Deduplicator", "SecretError", "Webhook", "WebhookVerificationError"]
+__all__ = [
+    "Deduplicator",
+    "Ed25519Unavailable",
+    "InvalidPayload",
+    "InvalidTimestamp",
+    "MemorySeenStore",
+    "MissingHeaders",
+    "NoMatchingSignature",
+    "SecretError",
+    "SeenStore",
+    "TimestampTooNew",
+    "TimestampTooOld",
+    "Webhook",
+    "WebhookVerificationError",
+]

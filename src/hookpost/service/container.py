@@ -12,8 +12,10 @@ from hookpost.service.applications import ApplicationService, CatalogService
 from hookpost.service.endpoints import EndpointService
 from hookpost.service.history import HistoryService
 from hookpost.service.messages import MessageService
+from hookpost.service.polling import PollingService
 from hookpost.service.portal import PortalAccess
 from hookpost.service.probe import EndpointProbe
+from hookpost.service.streams import StreamService
 
 
 @dataclass(frozen=True)
@@ -26,3 +28,5 @@ class Services:
     history: HistoryService
     probes: EndpointProbe
     portal: PortalAccess
+    polling: PollingService
+    streams: StreamService

@@ -253,3 +253,14 @@ portal_sessions = sa.Table(
     sa.Column("ended_at", TIME),
     sa.Index(None, "token_id"),
 )
+
+# Where each consumer of a polling endpoint (`/poller/{sink}/consumer/{consumer}`) stands.
+poller_consumers = sa.Table(
+    "poller_consumers",
+    metadata,
+    sa.Column("app_id", ID, primary_key=True),
+    sa.Column("sink_id", ID, primary_key=True),
+    sa.Column("consumer_id", sa.String(256), primary_key=True),
+    sa.Column("position", ID, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+)

@@ -191,3 +191,8 @@ def probe(result: ProbeResult) -> dict[str, Any]:
         "responseHeaders": outcome.response_headers,
         "requestHeaders": outcome.request_headers,
     }
+
+
+def polled_message(msg: Message) -> dict[str, Any]:
+    """PollingEndpointMessageOut: a MessageOut with the (unused here) headers field."""
+    return message(msg, with_content=True) | {"headers": None}

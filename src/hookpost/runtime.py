@@ -23,8 +23,9 @@ from hookpost.core.addresses import AddressPolicy
 from hookpost.core.ids import IdFactory
 from hookpost.core.retry import RetryPolicy
 from hookpost.delivery.attempt import AttemptRunner
+from hookpost.delivery.dns import NameResolver
 from hookpost.delivery.doorbell import Doorbell
-from hookpost.delivery.resolver import Lookup, system_lookup
+from hookpost.delivery.resolver import Lookup
 from hookpost.delivery.sender import Sender, SenderLimits
 from hookpost.delivery.worker import Worker, WorkerLimits
 from hookpost.service.access import AccessService
@@ -61,6 +62,7 @@ class Runtime:
     runner: AttemptRunner
     wakeups: PostgresWakeups | None
     clock: Clock
+    names: NameResolver | None = None  # the process's resolver, unless a lookup was injected
 
     async def admit_operator(self) -> str | None:
         """Register HOOKPOST_API_TOKEN or, on first start, create a key and return its secret.
@@ -115,6 +117,8 @@ class Runtime:
 
     async def close(self) -> None:
         await self.sender.close()
+        if self.names is not None:
+            await self.names.close()
         if self.wakeups is not None:
             await self.wakeups.close()
         await self.database.close()
@@ -125,7 +129,7 @@ async def open_runtime(
     *,
     clock: Clock = system_clock,
     entropy: Callable[[int], bytes] = os.urandom,
-    lookup: Lookup = system_lookup,
+    lookup: Lookup | None = None,
 ) -> Runtime:
     """Open the database, bring its schema up to date and build services and delivery.
 
@@ -135,8 +139,15 @@ async def open_runtime(
     await migrate.upgrade(database)
     store = Store(database, clock, IdFactory(clock, entropy))
     policy = AddressPolicy(settings.allowed_networks)
+    # One asynchronous, caching resolver for deliveries and endpoint checks (tests inject one).
+    names = None if lookup is not None else name_resolver(settings)
+    lookup = lookup if lookup is not None else names
     rules = DestinationRules(
-        policy, https_only=settings.https_only, own_host_names=_own_host_names(), lookup=lookup
+        policy,
+        https_only=settings.https_only,
+        own_host_names=_own_host_names(),
+        lookup=lookup,
+        lookup_budget=settings.dns_check_timeout,
     )
     doorbell = Doorbell()
     wakeups = None if database.is_sqlite else PostgresWakeups(database)
@@ -172,7 +183,9 @@ async def open_runtime(
         history=HistoryService(store, clock, wake),
         probes=EndpointProbe(store, runner.probe, IdFactory(clock, entropy)),
     )
-    return Runtime(settings, database, store, services, doorbell, sender, runner, wakeups, clock)
+    return Runtime(
+        settings, database, store, services, doorbell, sender, runner, wakeups, clock, names
+    )
 
 
 async def migrate_database(settings: Settings) -> str | None:
@@ -195,6 +208,14 @@ def worker_limits(settings: Settings) -> WorkerLimits:
         request_timeout=settings.request_timeout,
         poll_interval=settings.poll_interval,
         shutdown_grace=settings.shutdown_grace,
+    )
+
+
+def name_resolver(settings: Settings) -> NameResolver:
+    return NameResolver(
+        settings.dns_servers,
+        timeout=settings.dns_timeout,
+        failure_ttl=settings.dns_failure_ttl,
     )
 
 

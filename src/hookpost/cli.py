@@ -106,7 +106,8 @@ def _http_server(runtime: Runtime) -> uvicorn.Server:
         log_level=settings.log_level,
         access_log=False,
         loop="none",
-        http="httptools",
+        http=runtime.http_protocol(),  # httptools, with header, time and connection limits
+        timeout_keep_alive=max(1, round(settings.keep_alive_timeout)),
         timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
     )
     return uvicorn.Server(config)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 
 from hookpost.api.app import build_api
+from hookpost.api.connections import ConnectionLimits, limited_protocol
 from hookpost.config import RetrySettings, Settings
 from hookpost.core.addresses import AddressPolicy
 from hookpost.core.ids import IdFactory
@@ -78,6 +79,16 @@ class Runtime:
             self.services,
             max_payload_bytes=self.settings.max_payload_bytes,
             idempotency_ttl=self.settings.idempotency_ttl,
+        )
+
+    def http_protocol(self) -> type[asyncio.Protocol]:
+        """The HTTP protocol the API server runs: uvicorn's, with the connection limits."""
+        return limited_protocol(
+            ConnectionLimits(
+                max_header_bytes=self.settings.max_header_bytes,
+                read_timeout=self.settings.request_read_timeout,
+                max_connections=self.settings.max_connections,
+            )
         )
 
     async def operational_webhooks(self) -> OperationalWebhooks | None:

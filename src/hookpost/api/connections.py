@@ -103,6 +103,12 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         super().on_headers_complete()
 
+    def handle_websocket_upgrade(self) -> None:
+        self._stop_deadline()  # the connection is the WebSocket protocol's from here on
+        self._waiting_since = None
+        self._in_headers = False
+        super().handle_websocket_upgrade()
+
     def on_body(self, body: bytes) -> None:
         if not self._refused:
             super().on_body(body)

@@ -50,6 +50,10 @@ class PathMiddleware:
         await self.app(scope, receive, send)
 
 
+class ClientGone(Exception):
+    """The connection closed before the whole body arrived."""
+
+
 class BodyLimitMiddleware:
     """Read bodies whole, up to a limit, before routing: 413 above it, 408 when too slow.
 
@@ -93,6 +97,8 @@ class BodyLimitMiddleware:
         except TimeoutError:
             await send_error(send, SlowBody("The body arrived too slowly"))
             return
+        except ClientGone:
+            return  # the client left (or was cut off) mid-body: a partial body is no request
         if body is None:
             await self._too_large(send)
             return
@@ -113,7 +119,7 @@ class BodyLimitMiddleware:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:

@@ -85,6 +85,18 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
         (ip_network("10.0.0.0/8"), ip_network("127.0.0.1/32")),
     ),
     "HOOKPOST_HTTPS_ONLY": ("yes", "https_only", True),
+    "HOOKPOST_MAX_HEADER_BYTES": ("16KiB", "max_header_bytes", 16 * 1024),
+    "HOOKPOST_REQUEST_READ_TIMEOUT": ("10s", "request_read_timeout", 10.0),
+    "HOOKPOST_MAX_CONNECTIONS": ("100", "max_connections", 100),
+    "HOOKPOST_KEEP_ALIVE_TIMEOUT": ("30s", "keep_alive_timeout", 30.0),
+    "HOOKPOST_DNS_SERVERS": (
+        "10.0.0.2, 10.0.0.3:5353,[::1]:53",
+        "dns_servers",
+        ("10.0.0.2", "10.0.0.3:5353", "[::1]:53"),
+    ),
+    "HOOKPOST_DNS_TIMEOUT": ("1s", "dns_timeout", 1.0),
+    "HOOKPOST_DNS_FAILURE_TTL": ("0", "dns_failure_ttl", 0.0),
+    "HOOKPOST_DNS_CHECK_TIMEOUT": ("500ms", "dns_check_timeout", 0.5),
 }
 
 
@@ -144,6 +156,8 @@ def test_an_empty_environment_gives_the_declared_defaults() -> None:
         ("HOOKPOST_HTTPS_ONLY", "maybe", "true or false"),
         ("HOOKPOST_LOG_LEVEL", "loud", "debug, info"),
         ("HOOKPOST_ALLOWED_NETWORKS", "10.0.0.1/8", "host bits"),
+        ("HOOKPOST_DNS_SERVERS", "ns1.example", "name server addresses"),
+        ("HOOKPOST_DNS_SERVERS", "10.0.0.2:99999", "name server addresses"),
     ],
 )
 def test_a_bad_value_names_its_variable(env: str, raw: str, says: str) -> None:

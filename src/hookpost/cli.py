@@ -15,7 +15,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
-import uvloop
 from rich.console import Console
 from rich.table import Table
 
@@ -23,6 +22,7 @@ from hookpost import __version__
 from hookpost.config import ConfigError, Settings
 from hookpost.config_reference import environment_help, option_default, option_help
 from hookpost.core.errors import ConfigurationError, Unavailable
+from hookpost.delivery.event_loop import new_event_loop
 from hookpost.remote import commands as remote_commands
 from hookpost.runtime import Runtime, migrate_database, open_runtime
 
@@ -63,8 +63,9 @@ def _settings(**overrides: object) -> Settings:
 
 def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
-        # uvloop: the same asyncio API with a faster loop, socket layer and timers.
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        # uvloop: the same asyncio API with a faster loop, socket layer and timers (with
+        # connects to numeric addresses kept off its thread pool: see delivery.event_loop).
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
             return runner.run(work())
     except (Unavailable, ConfigurationError) as exc:
         console.print(f"[red]{exc.detail}[/red]")
@@ -106,7 +107,8 @@ def _http_server(runtime: Runtime) -> uvicorn.Server:
         log_level=settings.log_level,
         access_log=False,
         loop="none",
-        http="httptools",
+        http=runtime.http_protocol(),  # httptools, with header, time and connection limits
+        timeout_keep_alive=max(1, round(settings.keep_alive_timeout)),
         timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
     )
     return uvicorn.Server(config)

@@ -17,6 +17,7 @@ from hookpost.config_fields import (
     parse_base_url,
     parse_bool,
     parse_colour,
+    parse_dns_servers,
     parse_duration,
     parse_fraction,
     parse_log_level,
@@ -90,6 +91,40 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class ListenerSettings:
+    """What one HTTP connection to the API may cost before it is refused (slow or huge clients)."""
+
+    TITLE: ClassVar[str] = "API server limits"
+    max_header_bytes: int = setting(
+        "HOOKPOST_MAX_HEADER_BYTES",
+        positive(parse_size),
+        "64KiB",
+        "most bytes of a request line and headers together; more gets "
+        "`431 request_header_fields_too_large` and the connection is closed",
+    )
+    request_read_timeout: float = setting(
+        "HOOKPOST_REQUEST_READ_TIMEOUT",
+        positive(parse_duration),
+        "30s",
+        "time from a request's first byte (or a new connection) until its headers and body "
+        "have all arrived; a slower client gets `408 request_timeout` and is disconnected",
+    )
+    max_connections: int = setting(
+        "HOOKPOST_MAX_CONNECTIONS",
+        positive(int),
+        "512",
+        "open API connections per process; one more is answered `503` with `Retry-After` and "
+        "closed at once (keep it below the process's file descriptor limit)",
+    )
+    keep_alive_timeout: float = setting(
+        "HOOKPOST_KEEP_ALIVE_TIMEOUT",
+        positive(parse_duration),
+        "5s",
+        "how long an idle keep-alive connection is kept open between requests",
+    )
+
+
+@dataclass(frozen=True)
 class RetrySettings:
     """When a failed delivery is tried again, and when its endpoint is given up on."""
 
@@ -150,6 +185,42 @@ class RequestSettings:
         positive(parse_size),
         "20000",
         "most bytes of a response body kept in the attempt history",
+    )
+
+
+@dataclass(frozen=True)
+class NameSettings:
+    """How host names of endpoints are resolved: asynchronously, cached, with deadlines."""
+
+    TITLE: ClassVar[str] = "Name resolution"
+    dns_servers: tuple[str, ...] = setting(
+        "HOOKPOST_DNS_SERVERS",
+        parse_dns_servers,
+        "",
+        "name servers, comma-separated, as `address` or `address:port` (`[v6]:port`), e.g. "
+        "`10.0.0.2,10.0.0.3:5353`",
+        unset="the system's (`/etc/resolv.conf`)",
+    )
+    dns_timeout: float = setting(
+        "HOOKPOST_DNS_TIMEOUT",
+        positive(parse_duration),
+        "5s",
+        "longest one lookup may take; a lookup that takes longer fails as `dns` (the attempt "
+        "is retried) without delaying any other",
+    )
+    dns_failure_ttl: float = setting(
+        "HOOKPOST_DNS_FAILURE_TTL",
+        parse_duration,
+        "5s",
+        "how long a failed lookup (no such name, timeout) is remembered; answers are "
+        "remembered for their own TTL",
+    )
+    dns_check_timeout: float = setting(
+        "HOOKPOST_DNS_CHECK_TIMEOUT",
+        positive(parse_duration),
+        "2s",
+        "how long creating or editing an endpoint waits for its host name to resolve before "
+        "it answers `422 url.dns_timeout`",
     )
 
 
@@ -341,9 +412,11 @@ class PortalSettings:
 @dataclass(frozen=True)
 class Settings(
     ServerSettings,
+    ListenerSettings,
     ApiSettings,
     RetrySettings,
     RequestSettings,
+    NameSettings,
     WorkerSettings,
     OperationalSettings,
     SafetySettings,

@@ -9,6 +9,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from ipaddress import ip_address
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -106,6 +107,30 @@ def parse_log_level(text: str) -> str:
     if level not in {"debug", "info", "warning", "error"}:
         raise ValueError("must be debug, info, warning or error")
     return level
+
+
+def parse_dns_servers(text: str) -> tuple[str, ...]:
+    """Name servers as c-ares takes them: `1.2.3.4`, `1.2.3.4:5353`, `::1` or `[::1]:5353`."""
+    servers = []
+    for raw in (part.strip() for part in text.split(",")):
+        if not raw:
+            continue
+        host, port = raw, None
+        if raw.startswith("["):
+            host, _, rest = raw[1:].partition("]")
+            port = rest.removeprefix(":") if rest else None
+        elif raw.count(":") == 1:
+            host, port = raw.split(":")
+        try:
+            ip_address(host)
+            if port is not None and not 0 < int(port) <= 65535:
+                raise ValueError
+        except ValueError:
+            raise ValueError(
+                f"expected name server addresses such as 10.0.0.2 or 10.0.0.2:5353, got {raw!r}"
+            ) from None
+        servers.append(raw)
+    return tuple(servers)
 
 
 def positive(parse: Callable[[str], T]) -> Callable[[str], T]:

@@ -18,14 +18,16 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 
 from hookpost.api.app import build_api
+from hookpost.api.connections import ConnectionLimits, limited_protocol
 from hookpost.api.event_stream import StreamLimits
 from hookpost.config import RetrySettings, Settings
 from hookpost.core.addresses import AddressPolicy
 from hookpost.core.ids import IdFactory
 from hookpost.core.retry import RetryPolicy
 from hookpost.delivery.attempt import AttemptRunner
+from hookpost.delivery.dns import NameResolver
 from hookpost.delivery.doorbell import Doorbell
-from hookpost.delivery.resolver import Lookup, system_lookup
+from hookpost.delivery.resolver import Lookup
 from hookpost.delivery.sender import Sender, SenderLimits
 from hookpost.delivery.worker import Worker, WorkerLimits
 from hookpost.portal.app import PortalLook, install_portal
@@ -71,6 +73,7 @@ class Runtime:
     runner: AttemptRunner
     wakeups: PostgresWakeups | None
     clock: Clock
+    names: NameResolver | None = None  # the process's resolver, unless a lookup was injected
 
     async def admit_operator(self) -> str | None:
         """Register HOOKPOST_API_TOKEN or, on first start, create a key and return its secret.
@@ -94,6 +97,16 @@ class Runtime:
         )
         install_portal(api, self.services, portal_look(self.settings), self.clock)
         return api
+
+    def http_protocol(self) -> type[asyncio.Protocol]:
+        """The HTTP protocol the API server runs: uvicorn's, with the connection limits."""
+        return limited_protocol(
+            ConnectionLimits(
+                max_header_bytes=self.settings.max_header_bytes,
+                read_timeout=self.settings.request_read_timeout,
+                max_connections=self.settings.max_connections,
+            )
+        )
 
     async def operational_webhooks(self) -> OperationalWebhooks | None:
         """The operator's notifier, when HOOKPOST_OPERATIONAL_WEBHOOK_URL is set."""
@@ -133,6 +146,8 @@ class Runtime:
 
     async def close(self) -> None:
         await self.sender.close()
+        if self.names is not None:
+            await self.names.close()
         if self.wakeups is not None:
             await self.wakeups.close()
         await self.database.close()
@@ -143,7 +158,7 @@ async def open_runtime(
     *,
     clock: Clock = system_clock,
     entropy: Callable[[int], bytes] = os.urandom,
-    lookup: Lookup = system_lookup,
+    lookup: Lookup | None = None,
 ) -> Runtime:
     """Open the database, bring its schema up to date and build services and delivery.
 
@@ -153,8 +168,15 @@ async def open_runtime(
     await migrate.upgrade(database)
     store = Store(database, clock, IdFactory(clock, entropy))
     policy = AddressPolicy(settings.allowed_networks)
+    # One asynchronous, caching resolver for deliveries and endpoint checks (tests inject one).
+    names = None if lookup is not None else name_resolver(settings)
+    lookup = lookup if lookup is not None else names
     rules = DestinationRules(
-        policy, https_only=settings.https_only, own_host_names=_own_host_names(), lookup=lookup
+        policy,
+        https_only=settings.https_only,
+        own_host_names=_own_host_names(),
+        lookup=lookup,
+        lookup_budget=settings.dns_check_timeout,
     )
     doorbell = Doorbell()
     wakeups = None if database.is_sqlite else PostgresWakeups(database)
@@ -201,7 +223,9 @@ async def open_runtime(
         polling=PollingService(store, reader, PollerConsumers(database, clock)),
         streams=StreamService(store, reader),
     )
-    return Runtime(settings, database, store, services, doorbell, sender, runner, wakeups, clock)
+    return Runtime(
+        settings, database, store, services, doorbell, sender, runner, wakeups, clock, names
+    )
 
 
 async def migrate_database(settings: Settings) -> str | None:
@@ -226,6 +250,14 @@ def worker_limits(settings: Settings) -> WorkerLimits:
         shutdown_grace=settings.shutdown_grace,
         slow_after=settings.slow_after,
         slow_slots=settings.slow_slots,
+    )
+
+
+def name_resolver(settings: Settings) -> NameResolver:
+    return NameResolver(
+        settings.dns_servers,
+        timeout=settings.dns_timeout,
+        failure_ttl=settings.dns_failure_ttl,
     )
 
 

@@ -72,6 +72,8 @@ def build_api(
         access=services.access,
         keep_for=timedelta(seconds=idempotency_ttl),
     )
-    api.add_middleware(BodyLimitMiddleware, max_bytes=max_payload_bytes + ENVELOPE_BYTES)
+    api.add_middleware(
+        BodyLimitMiddleware, max_bytes=max_payload_bytes + ENVELOPE_BYTES, access=services.access
+    )
     api.add_middleware(PathMiddleware)
     return api

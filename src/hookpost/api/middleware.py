@@ -15,11 +15,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hookpost.api.errors import SlowBody, send_error
 from hookpost.api.http import send_json
-from hookpost.core.errors import Conflict, InvalidInput, PayloadTooLarge, Unavailable
+from hookpost.core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    PayloadTooLarge,
+    Unavailable,
+)
 from hookpost.core.models import IdempotentAnswer
 from hookpost.service.access import AccessService
 
 BODY_READ_TIMEOUT = 30.0
+ANONYMOUS_BODY_BYTES = 64 * 1024  # read before the token is checked; larger bodies wait for it
 MAX_IDEMPOTENCY_KEY = 256
 IDEMPOTENCY_LOCK = timedelta(seconds=30)
 IDEMPOTENCY_WAIT = 10.0  # under the SDK's 15 s request timeout
@@ -43,27 +50,55 @@ class PathMiddleware:
         await self.app(scope, receive, send)
 
 
-class BodyLimitMiddleware:
-    """Read bodies whole, up to a limit, before routing: 413 above it, 408 when too slow."""
+class ClientGone(Exception):
+    """The connection closed before the whole body arrived."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodyLimitMiddleware:
+    """Read bodies whole, up to a limit, before routing: 413 above it, 408 when too slow.
+
+    An API body that may exceed `anonymous_bytes` is read only once its bearer token is
+    known good (401 otherwise), so no one without a key can make the server buffer much.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        access: AccessService | None = None,
+        anonymous_bytes: int = ANONYMOUS_BODY_BYTES,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.access = access
+        self.anonymous_bytes = anonymous_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "DELETE", "OPTIONS"}:
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._too_large(send)
             return
+        large = declared is None or int(declared) > self.anonymous_bytes
+        if large and self.access is not None and scope["path"].startswith("/api/"):
+            authorization = headers.get(b"authorization", b"").decode("latin-1")
+            try:
+                org_id = await self.access.authenticate(authorization)
+            except (AuthenticationFailed, Unavailable) as exc:
+                await send_error(send, exc)
+                return
+            scope.setdefault("state", {})["org_id"] = org_id  # the route need not ask again
         try:
             async with asyncio.timeout(BODY_READ_TIMEOUT):
                 body = await self._read(receive)
         except TimeoutError:
             await send_error(send, SlowBody("The body arrived too slowly"))
             return
+        except ClientGone:
+            return  # the client left (or was cut off) mid-body: a partial body is no request
         if body is None:
             await self._too_large(send)
             return
@@ -84,7 +119,7 @@ class BodyLimitMiddleware:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:

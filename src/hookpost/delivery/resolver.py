@@ -7,6 +7,7 @@ This closes the DNS-rebinding window: the address connected to is the address ch
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from collections.abc import Awaitable, Callable, Collection
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -15,7 +16,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from hookpost.core.addresses import AddressPolicy, BlockRule, Verdict, check_all
 
-# (host, port) -> addresses; injectable so tests can script DNS answers.
+# (host, port) -> addresses; injectable so tests can script DNS answers. A lookup that runs
+# out of time raises an OSError with errno ETIMEDOUT (or TimeoutError).
 Lookup = Callable[[str, int], Awaitable[list[str]]]
 
 
@@ -29,14 +31,13 @@ class DestinationBlocked(OSError):
 
 
 class DnsTimeout(OSError):
-    """The resolver took longer than the lookup budget."""
+    """The resolver took longer than the lookup budget (errno ETIMEDOUT, as lookups promise)."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(errno.ETIMEDOUT, message)
 
-async def system_lookup(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG
-    )
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def is_own_listener(address: str, port: int, own: Collection[tuple[str, int]]) -> bool:
@@ -73,7 +74,7 @@ class GuardedResolver(AbstractResolver):
         self,
         policy: AddressPolicy,
         *,
-        lookup: Lookup = system_lookup,
+        lookup: Lookup,
         timeout: float = 5.0,
         own_listeners: Collection[tuple[str, int]] = (),
     ) -> None:

@@ -23,13 +23,13 @@ from hookpost.core.addresses import AddressPolicy, BlockRule, Verdict
 from hookpost.core.outcomes import ErrorClass, Outcome
 from hookpost.core.status_codes import describe
 from hookpost.core.urls import ParsedUrl, UrlProblem, parse_endpoint_url
+from hookpost.delivery.dns import NameResolver
 from hookpost.delivery.resolver import (
     DestinationBlocked,
     DnsTimeout,
     GuardedResolver,
     Lookup,
     is_own_listener,
-    system_lookup,
 )
 
 log = logging.getLogger("hookpost.delivery")
@@ -59,7 +59,7 @@ class Sender:
         policy: AddressPolicy,
         limits: SenderLimits,
         *,
-        lookup: Lookup = system_lookup,
+        lookup: Lookup | None = None,
         own_listeners: Collection[tuple[str, int]] = (),
         own_host_names: Collection[str] = (),
         ssl_context: ssl.SSLContext | None = None,
@@ -68,6 +68,11 @@ class Sender:
         self.limits = limits
         self.own_listeners = tuple(own_listeners)
         self.own_host_names = tuple(own_host_names)
+        # Given no lookup, the sender owns an asynchronous resolver (delivery.dns) on the
+        # system's name servers.
+        self._own_names: NameResolver | None = None
+        if lookup is None:
+            lookup = self._own_names = NameResolver(timeout=limits.connect_timeout)
         self._resolver = GuardedResolver(
             policy,
             lookup=lookup,
@@ -103,6 +108,8 @@ class Sender:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        if self._own_names is not None:
+            await self._own_names.close()
 
     def _parse(self, url: str) -> ParsedUrl | UrlProblem:
         """The URL rules and the literal-address policy (pure, so cached per URL string)."""

@@ -6,7 +6,7 @@ The same address policy is applied again by the sender at every attempt, after D
 from __future__ import annotations
 
 import asyncio
-import socket
+import errno
 from collections.abc import Awaitable, Callable, Collection
 
 from hookpost.core.addresses import AddressPolicy, check_all
@@ -15,7 +15,7 @@ from hookpost.core.urls import ParsedUrl, UrlProblem, parse_endpoint_url
 
 # (host, port) -> the addresses it resolves to; the sender's resolver uses the same function.
 Lookup = Callable[[str, int], Awaitable[list[str]]]
-LOOKUP_BUDGET = 2.0
+LOOKUP_BUDGET = 2.0  # seconds; a request waits no longer for a name (HOOKPOST_DNS_CHECK_TIMEOUT)
 
 
 class DestinationRules:
@@ -26,11 +26,13 @@ class DestinationRules:
         https_only: bool,
         own_host_names: Collection[str] = (),
         lookup: Lookup | None = None,
+        lookup_budget: float = LOOKUP_BUDGET,
     ) -> None:
         self.policy = policy
         self.https_only = https_only
         self.own_host_names = tuple(own_host_names)
         self.lookup = lookup
+        self.lookup_budget = lookup_budget
 
     def parse(self, url: str) -> ParsedUrl | UrlProblem:
         return parse_endpoint_url(
@@ -44,7 +46,9 @@ class DestinationRules:
         """The normalised URL, or InvalidInput naming the rule that failed.
 
         A host name that resolves to a blocked address is refused now; one that does not
-        resolve (yet) is accepted, because every attempt resolves and vets it again.
+        resolve (yet) is accepted, because every attempt resolves and vets it again. One whose
+        name servers do not answer within the lookup budget is refused (`url.dns_timeout`):
+        the request must not wait on a stranger's DNS, and the customer can simply retry.
         """
         parsed = self.parse(url)
         if isinstance(parsed, UrlProblem):
@@ -63,7 +67,17 @@ class DestinationRules:
     async def _resolve(self, host: str, port: int) -> list[str]:
         assert self.lookup is not None
         try:
-            async with asyncio.timeout(LOOKUP_BUDGET):
+            async with asyncio.timeout(self.lookup_budget):
                 return await self.lookup(host, port)
-        except (OSError, socket.gaierror, TimeoutError):
+        except OSError as exc:
+            # Our budget (TimeoutError) or the resolver's own (errno ETIMEDOUT).
+            if isinstance(exc, TimeoutError) or exc.errno == errno.ETIMEDOUT:
+                raise self._too_slow(host) from exc
             return []  # not resolvable now: checked again at every attempt
+
+    def _too_slow(self, host: str) -> InvalidInput:
+        message = (
+            f"dns_timeout: the name servers of {host} did not answer within "
+            f"{self.lookup_budget:g}s, so its addresses could not be checked; try again later"
+        )
+        return InvalidInput.at(("body", "url"), message, "url.dns_timeout")

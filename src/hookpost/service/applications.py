@@ -74,16 +74,16 @@ class CatalogService:
 
     async def patch(self, org_id: str, name: str, changes: Mapping[str, Any]) -> EventType:
         if not names.is_name(name):
-            raise NotFound("Event type not found")
+            raise NotFound(entity="event_type")
         updated = await self._store.update_event_type(org_id, name, changes)
         if updated is None:
-            raise NotFound("Event type not found")
+            raise NotFound(entity="event_type")
         return updated
 
     async def get(self, org_id: str, name: str) -> EventType:
         event_type = await self._store.get_event_type(org_id, name) if names.is_name(name) else None
         if event_type is None:
-            raise NotFound("Event type not found")
+            raise NotFound(entity="event_type")
         return event_type
 
     async def list(
@@ -99,4 +99,4 @@ class CatalogService:
         if not names.is_name(name) or not await self._store.delete_event_type(
             org_id, name, expunge=expunge
         ):
-            raise NotFound("Event type not found")
+            raise NotFound(entity="event_type")

@@ -104,7 +104,7 @@ class EndpointService:
             timedelta(seconds=grace_seconds),
         )
         if rotated is None:
-            raise NotFound("Endpoint not found")
+            raise NotFound(entity="endpoint")
         return rotated
 
     async def set_headers(
@@ -155,7 +155,7 @@ class EndpointService:
             return {"success": True}
         found = await self._store.get_event_type(org_id, event_type)
         if found is None:
-            raise NotFound("Event type not found")
+            raise NotFound(entity="event_type")
         schema = (found.schemas or {}).get("1")
         examples = schema.get("examples") if isinstance(schema, dict) else None
         if not isinstance(examples, list) or index >= len(examples):
@@ -173,7 +173,7 @@ class EndpointService:
             endpoint.org_id, endpoint.app_id, endpoint.id, changes
         )
         if updated is None:
-            raise NotFound("Endpoint not found")
+            raise NotFound(entity="endpoint")
         return updated
 
     async def _checked(self, org_id: str, fields: EndpointFields) -> EndpointFields:

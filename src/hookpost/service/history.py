@@ -52,7 +52,7 @@ class HistoryService:
             else None
         )
         if found is None:
-            raise NotFound("Message attempt not found")
+            raise NotFound(entity="attempt")
         return found
 
     async def expunge_attempt(
@@ -65,7 +65,7 @@ class HistoryService:
             )
         )
         if not expunged:
-            raise NotFound("Message attempt not found")
+            raise NotFound(entity="attempt")
 
     async def endpoint_messages(
         self, org_id: str, app_ref: str, endpoint_ref: str, q: AttemptQuery

@@ -14,7 +14,7 @@ from hookpost.store import Store
 async def require_app(store: Store, org_id: str, ref: str) -> Application:
     app = await store.get_application(org_id, ref) if is_name(ref) else None
     if app is None:
-        raise NotFound("Application not found")
+        raise NotFound(entity="application")
     return app
 
 
@@ -22,7 +22,7 @@ async def require_endpoint(store: Store, org_id: str, app_ref: str, ref: str) ->
     app = await require_app(store, org_id, app_ref)
     endpoint = await store.get_endpoint(org_id, app.id, ref) if is_name(ref) else None
     if endpoint is None:
-        raise NotFound("Endpoint not found")
+        raise NotFound(entity="endpoint")
     return endpoint
 
 
@@ -30,5 +30,5 @@ async def require_message(store: Store, org_id: str, app_ref: str, ref: str) -> 
     app = await require_app(store, org_id, app_ref)
     message = await store.get_message(org_id, app.id, ref) if is_name(ref) else None
     if message is None:
-        raise NotFound("Message not found")
+        raise NotFound(entity="message")
     return message

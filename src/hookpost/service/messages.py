@@ -48,7 +48,7 @@ class MessageService:
         only_endpoint: str | None = None,
     ) -> Published:
         if not is_name(app_ref):
-            raise NotFound("Application not found")
+            raise NotFound(entity="application")
         body = (
             publication.raw_payload.encode()
             if publication.raw_payload is not None

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from hookpost.core.models import Claim, ClaimShares, DeliveryState
 from hookpost.core.outcomes import AttemptRecord
 from hookpost.store import rows
-from hookpost.store.schema import deliveries, endpoints
+from hookpost.store.schema import attempts, deliveries, endpoints
 from tests.test_store_queue import (
     LEASE,
     Queue,
@@ -248,3 +248,17 @@ async def test_a_release_under_a_lease_taken_over_changes_nothing(queue: Queue) 
     [fresh] = await queue.store.queue.claim_due(1, LEASE)
     await queue.store.queue.release([stale], DeliveryState.CANCELED)
     assert (await delivery_states(queue))[msg] == ("pending", 0, fresh.token)
+
+
+async def test_an_attempt_keeps_its_error_code_beside_its_message(queue: Queue) -> None:
+    await publish(queue, 1)
+    [claim] = await queue.store.queue.claim_due(1, LEASE)
+    refused = record(claim, 0, DeliveryState.PENDING, queue.clock.now)
+    outcome = dataclasses.replace(
+        refused.outcome, error_message="connection refused by x:1", error_code="connection_refused"
+    )
+    await queue.store.queue.record_attempts([dataclasses.replace(refused, outcome=outcome)])
+    async with queue.store.database.read() as conn:
+        row = (await conn.execute(sa.select(attempts))).one()
+    assert (row.error_class, row.error_code) == ("refused", "connection_refused")
+    assert rows.attempt(row).error_code == "connection_refused"

@@ -182,6 +182,7 @@ attempts = sa.Table(
     sa.Column("error_class", sa.String(32)),
     sa.Column("error_message", sa.Text),
     sa.Column("created_at", TIME, nullable=False),
+    sa.Column("error_code", sa.String(64)),  # revision 0006
     sa.Index(None, "msg_id", "id"),
     sa.Index(None, "endpoint_id", "id"),
     sa.Index(None, "app_id", "id"),

@@ -13,11 +13,11 @@ from hookpost.core.errors import InvalidInput, NotFound
 from hookpost.core.fields import ApplicationFields, EventTypeFields
 from hookpost.core.models import Application, EventType, Page
 from hookpost.service.lookup import require_app
-from hookpost.store import Store
+from hookpost.store.ports import Catalog
 
 
 class ApplicationService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Catalog) -> None:
         self._store = store
 
     async def create(
@@ -60,7 +60,7 @@ class ApplicationService:
 
 
 class CatalogService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Catalog) -> None:
         self._store = store
 
     async def create(self, org_id: str, name: str, fields: EventTypeFields) -> EventType:

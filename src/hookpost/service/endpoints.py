@@ -18,7 +18,7 @@ from hookpost.core.fields import EndpointFields
 from hookpost.core.models import Endpoint, Page, Published
 from hookpost.service.lookup import require_app, require_endpoint
 from hookpost.service.messages import MessageService, Publication
-from hookpost.store import Store
+from hookpost.store.ports import EndpointAdmin
 
 SECRET_BYTES = 24
 PING = "svix.ping"
@@ -28,7 +28,7 @@ UrlCheck = Callable[[str], Awaitable[str]]  # the normalised URL, or raises Inva
 class EndpointService:
     def __init__(
         self,
-        store: Store,
+        store: EndpointAdmin,
         messages: MessageService,
         entropy: Callable[[int], bytes],
         check_url: UrlCheck,

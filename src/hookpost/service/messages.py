@@ -15,7 +15,7 @@ from hookpost.core.fields import ApplicationFields, MessageQuery, NewMessage
 from hookpost.core.models import Message, Page, Published
 from hookpost.core.names import is_name
 from hookpost.service.lookup import require_app, require_message
-from hookpost.store import Store
+from hookpost.store.ports import Publisher
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Publication:
 
 
 class MessageService:
-    def __init__(self, store: Store, max_payload_bytes: int, wake: Callable[[], None]) -> None:
+    def __init__(self, store: Publisher, max_payload_bytes: int, wake: Callable[[], None]) -> None:
         self._store = store
         self._max_payload = max_payload_bytes
         self._wake = wake

@@ -161,6 +161,13 @@ def disabling(records: Sequence[AttemptRecord]) -> set[str]:
     return {r.claim.endpoint.id for r in records if r.decision.disable_endpoint}
 
 
+def endpoint_changes(kept: Sequence[AttemptRecord]) -> tuple[set[str], ...]:
+    """The endpoints each of queue_sql.after_recording's statements applies to."""
+    cleared, started = failing_changes(kept)
+    disabled = disabling(kept)
+    return cleared, started, disabled, disabled
+
+
 def _claims(found: Iterable[Mapping[str, Any]], token: str, lease_until: datetime) -> list[Claim]:
     """Claims from the rows of a claim-and-load (message columns labelled m_, endpoint e_)."""
     claims = []

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from hookpost.core.models import DeliveryState
 
 
@@ -51,4 +53,20 @@ def pause_deliveries(ids: str, now: str) -> str:
     return (
         f"UPDATE deliveries SET state = {PAUSED}, next_attempt_at = {now}, updated_at = {now} "  # noqa: S608
         f"WHERE endpoint_id {ids} AND state = {PENDING}"
+    )
+
+
+class EndpointStatement(NamedTuple):
+    sql: str
+    takes_now: bool  # whether `now` is a parameter (asyncpg refuses parameters not used)
+
+
+def after_recording(ids: str, now: str) -> tuple[EndpointStatement, ...]:
+    """What a recording changes of the endpoints it touched, in order, as queue.py's
+    `endpoint_changes` names the endpoints of each."""
+    return (
+        EndpointStatement(clear_failing(ids), False),
+        EndpointStatement(start_failing(ids, now), True),
+        EndpointStatement(disable_endpoints(ids, now), True),
+        EndpointStatement(pause_deliveries(ids, now), True),
     )

@@ -20,6 +20,7 @@ from hookpost.store.queue import (
     QueueBase,
     attempt_row,
     disabling,
+    endpoint_changes,
     failing_changes,
     proposed,
     still_holding,
@@ -88,11 +89,7 @@ SELECT * FROM unnest({array_parameters(attempts, 8)}) AS a({column_names(attempt
 WHERE a.delivery_id IN (SELECT id FROM kept)
 RETURNING delivery_id
 """  # noqa: S608
-_IDS = "= ANY($1::varchar[])"
-_CLEAR_FAILING = queue_sql.clear_failing(_IDS)
-_START_FAILING = queue_sql.start_failing(_IDS, "$2")
-_DISABLE_ENDPOINTS = queue_sql.disable_endpoints(_IDS, "$2")
-_PAUSE_DELIVERIES = queue_sql.pause_deliveries(_IDS, "$2")
+_AFTER_RECORDING = queue_sql.after_recording("= ANY($1::varchar[])", "$2")
 
 
 class PostgresQueue(QueueBase):
@@ -130,15 +127,9 @@ class PostgresQueue(QueueBase):
             kept = still_holding(records, (row["delivery_id"] for row in found))
             if alone:
                 return kept
-            cleared, started = failing_changes(kept)
-            if cleared:
-                await driver.execute(_CLEAR_FAILING, sorted(cleared))
-            if started:
-                await driver.execute(_START_FAILING, sorted(started), now_us)
-            disabled = sorted(disabling(kept))
-            if disabled:
-                await driver.execute(_DISABLE_ENDPOINTS, disabled, now_us)
-                await driver.execute(_PAUSE_DELIVERIES, disabled, now_us)
+            for (sql, takes_now), ids in zip(_AFTER_RECORDING, endpoint_changes(kept), strict=True):
+                if ids:
+                    await driver.execute(sql, sorted(ids), *([now_us] if takes_now else []))
         return kept
 
 

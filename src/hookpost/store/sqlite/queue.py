@@ -20,8 +20,7 @@ from hookpost.store.driver_sql import Insert, column_list
 from hookpost.store.queue import (
     QueueBase,
     attempt_row,
-    disabling,
-    failing_changes,
+    endpoint_changes,
     proposed,
     still_holding,
 )
@@ -70,11 +69,7 @@ UPDATE deliveries SET
 WHERE id = :id AND claim_token = :token
 """  # noqa: S608
 _INSERT_ATTEMPT = Insert(attempts)
-_IDS = "IN (SELECT value FROM json_each(:ids))"
-_CLEAR_FAILING = queue_sql.clear_failing(_IDS)
-_START_FAILING = queue_sql.start_failing(_IDS, ":now")
-_DISABLE_ENDPOINTS = queue_sql.disable_endpoints(_IDS, ":now")
-_PAUSE_DELIVERIES = queue_sql.pause_deliveries(_IDS, ":now")
+_AFTER_RECORDING = queue_sql.after_recording("IN (SELECT value FROM json_each(:ids))", ":now")
 
 
 class SqliteQueue(QueueBase):
@@ -112,13 +107,7 @@ class SqliteQueue(QueueBase):
                 return []
             raw.executemany(_RECORD, [{**proposed(r), "now": now_us} for r in kept])
             raw.executemany(_INSERT_ATTEMPT.sql, _INSERT_ATTEMPT.arguments(map(attempt_row, kept)))
-            cleared, started = failing_changes(kept)
-            for sql, ids in (
-                (_CLEAR_FAILING, cleared),
-                (_START_FAILING, started),
-                (_DISABLE_ENDPOINTS, disabling(kept)),
-                (_PAUSE_DELIVERIES, disabling(kept)),
-            ):
+            for (sql, _), ids in zip(_AFTER_RECORDING, endpoint_changes(kept), strict=True):
                 if ids:
                     raw.execute(sql, {"ids": json.dumps(sorted(ids)), "now": now_us})
         return kept

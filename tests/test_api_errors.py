@@ -74,7 +74,7 @@ def assert_rendered(answer: httpx.Response, error: errors.HookpostError) -> None
 async def test_handler_fast_path_and_middleware_answer_through_the_same_table(
     client: httpx.AsyncClient,
 ) -> None:
-    missing = errors.NotFound("Application not found")
+    missing = errors.NotFound(entity="application")
     # The route handler (a GET never takes the fast path).
     assert_rendered(await client.get("/api/v1/app/nope", headers=AUTH), missing)
     # The publish fast path: a valid, authorised publish to an application that is missing.

@@ -109,6 +109,7 @@ def assert_no_response(outcome: Outcome, error: ErrorClass) -> None:
     assert outcome.status_code == 0
     assert not outcome.succeeded
     assert outcome.error_message
+    assert outcome.error_code  # what a translation of the message keys on
 
 
 # -- 2xx ---------------------------------------------------------------------------------------
@@ -296,6 +297,7 @@ async def test_a_receiver_that_never_answers_times_out(sender: Sender, target: R
     assert outcome.timed_out
     assert TIMEOUT * 900 <= outcome.duration_ms < TIMEOUT * 1000 + SLACK_MS
     assert f"{TIMEOUT:g}s" in (outcome.error_message or "")
+    assert outcome.error_code == "response_timeout"
 
 
 async def test_a_listener_that_never_reads_times_out(sender: Sender, trap: Trap) -> None:
@@ -337,6 +339,7 @@ async def test_a_closed_port_is_refused(sender: Sender) -> None:
 
     assert_no_response(outcome, ErrorClass.REFUSED)
     assert f"{HOST}:{port}" in (outcome.error_message or "")
+    assert outcome.error_code == "connection_refused"
 
 
 def raw(data: bytes, *, hold: bool = False) -> Behaviour:

@@ -1,6 +1,7 @@
-"""The delivery queue in the store, on SQLite (SQLAlchemy statements) and PostgreSQL (asyncpg
-statements): claims lease due rows with what they need, records are fenced by claim token,
-endpoint health is tracked, and a lost PostgreSQL connection is never handed out again.
+"""The delivery queue in the store, on SQLite (store/sqlite/queue.py, on sqlite3) and
+PostgreSQL (store/postgres/queue.py, on asyncpg): claims lease due rows with what they need,
+records are fenced by claim token, endpoint health is tracked, and a lost PostgreSQL connection
+is never handed out again. Every claim and record branch: test_store_queue_contract.py.
 """
 
 from __future__ import annotations
@@ -441,7 +442,7 @@ async def test_a_transaction_cancelled_mid_statement_leaves_no_connection_in_it(
     started = asyncio.Event()
 
     async def slow_write() -> None:
-        async with database.driver_write() as driver:
+        async with database.postgres_write() as driver:
             await driver.execute("UPDATE endpoints SET description = 'x'")  # takes row locks
             started.set()
             await driver.execute("SELECT pg_sleep(5)")
@@ -468,5 +469,5 @@ async def test_a_transaction_cancelled_mid_statement_leaves_no_connection_in_it(
     # The rows it locked are free, and the pool serves working connections.
     await publish(pg_queue, 2)
     assert len(await pg_queue.store.claim_due(10, LEASE)) == 2
-    async with database.driver_write() as driver:
+    async with database.postgres_write() as driver:
         assert await driver.fetchval("SELECT count(*) FROM endpoints WHERE description = 'x'") == 0

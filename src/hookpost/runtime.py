@@ -120,7 +120,7 @@ class Runtime:
     def worker(self, notifier: OperationalWebhooks | None = None) -> Worker:
         notify = notifier.emit if notifier is not None else None
         worker = Worker(
-            self.store,
+            self.store.queue,
             self.runner,
             self.doorbell,
             worker_limits(self.settings),

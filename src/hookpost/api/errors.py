@@ -1,6 +1,7 @@
 """The error table: every failure becomes a JSON body the Svix SDKs parse, never HTML or 500s.
 
-422s carry `{"detail": [{"loc", "msg", "type"}]}`; everything else `{"code", "detail"}`.
+422s carry `{"detail": [{"loc", "msg", "type"}]}`; everything else `{"code", "detail"}`, the
+detail in English from `MESSAGES` by the error's message id (the portal translates the same ids).
 """
 
 from __future__ import annotations
@@ -51,6 +52,30 @@ _HTTP_CODES = {
 }
 
 
+# The English of every error raised by message id, with its parameters in braces; an error
+# whose id is not here (prose raised as is, e.g. input rules) answers with its own detail.
+MESSAGES: dict[str, str] = {
+    "application_not_found": "Application not found",
+    "endpoint_not_found": "Endpoint not found",
+    "message_not_found": "Message not found",
+    "attempt_not_found": "Message attempt not found",
+    "event_type_not_found": "Event type not found",
+    "application_uid_taken": "An application with that id or uid already exists",
+    "endpoint_uid_taken": "An endpoint with that uid already exists in this application",
+    "event_type_exists": "An event_type with this name already exists",
+    "event_id_taken": "A message with eventId '{event_id}' already exists",
+    "conflict": "The request conflicts with the current state of a resource",
+    "value_refused": "The database refused a value of the request",
+    "database_unavailable": "The database is unavailable; retry shortly",
+}
+
+
+def describe(error: errors.HookpostError) -> str:
+    """The English detail of `error`."""
+    template = MESSAGES.get(error.message_id)
+    return error.detail if template is None else template.format(**error.params)
+
+
 def status_of(error: errors.HookpostError) -> int:
     for kind in type(error).__mro__:
         if kind in STATUS:
@@ -81,7 +106,7 @@ def render(error: errors.HookpostError) -> Rendered:
     if isinstance(error, errors.InvalidInput):
         body = validation_body(error.problems)
     else:
-        body = error_body(error.code, error.detail)
+        body = error_body(error.code, describe(error))
     # The database is down for a moment: the SDKs retry a 503 that says when.
     headers = ((b"retry-after", b"1"),) if status == 503 else ()
     return Rendered(status, codec.dumps(body), headers)

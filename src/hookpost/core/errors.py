@@ -1,6 +1,8 @@
 """The one error tree of hookpost; every edge maps these to its own wire form.
 
-Each error carries a stable machine `code` and a `detail` a person can read.
+Each error carries the stable machine `code` of the wire (Svix's), a specific `message_id`
+with its `params` (what an edge translates: the English table is api/errors.py's), and a
+`detail` for logs and for errors whose text no table names yet.
 """
 
 from __future__ import annotations
@@ -13,11 +15,26 @@ class HookpostError(Exception):
 
     code = "generic_error"
 
-    def __init__(self, detail: str, *, code: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        code: str | None = None,
+        message_id: str | None = None,
+        **params: str | int,
+    ) -> None:
         if code is not None:
             self.code = code
+        self.message_id = message_id or self.code
+        self.params = params
+        self.detail = detail or _plain(self.message_id, params)
+        super().__init__(self.detail)
+
+
+def _plain(message_id: str, params: dict[str, str | int]) -> str:
+    """A detail for logs when the raiser left the words to the edge's table."""
+    named = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return f"{message_id} ({named})" if named else message_id
 
 
 class BadRequest(HookpostError):
@@ -33,7 +50,12 @@ class Forbidden(HookpostError):
 
 
 class NotFound(HookpostError):
+    """`entity` (application, endpoint, message, attempt, event_type) does not exist (404)."""
+
     code = "not_found"
+
+    def __init__(self, detail: str = "", *, entity: str = "entity") -> None:
+        super().__init__(detail, message_id=f"{entity}_not_found", entity=entity)
 
 
 class Conflict(HookpostError):
@@ -75,7 +97,7 @@ class InvalidInput(HookpostError):
     code = "validation_error"
 
     def __init__(self, problems: list[FieldProblem]) -> None:
-        super().__init__("; ".join(p.msg for p in problems))
+        super().__init__("; ".join(p.msg for p in problems), message_id="validation_error")
         self.problems = problems
 
     @classmethod

@@ -175,6 +175,7 @@ class Attempt:
     error_class: str | None
     error_message: str | None
     created_at: datetime
+    error_code: str | None = None  # what error_message says, as an id a translation keys on
 
 
 @dataclass(frozen=True)

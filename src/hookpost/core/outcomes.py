@@ -61,6 +61,7 @@ class Outcome:
     duration_ms: int
     error_class: ErrorClass | None = None
     error_message: str | None = None
+    error_code: str | None = None  # the specific failure error_message describes, as an id
     response_body: str = ""
     response_headers: dict[str, str] = field(default_factory=dict)
     request_headers: dict[str, str] = field(default_factory=dict)

@@ -138,14 +138,16 @@ class Sender:
             # Whatever the URL rule, nothing is sent: the destination is refused, which is no
             # network error (and a URL stored before a rule tightened can fail any rule).
             if parsed.verdict is not None:
-                return Outcome(0, elapsed(), ErrorClass.BLOCKED, blocked_message(parsed.verdict))
-            return Outcome(0, elapsed(), ErrorClass.BLOCKED, parsed.message)
+                message = blocked_message(parsed.verdict)
+                return Outcome(0, elapsed(), ErrorClass.BLOCKED, message, "destination_blocked")
+            return Outcome(0, elapsed(), ErrorClass.BLOCKED, parsed.message, "url_refused")
         if parsed.host_is_ip and is_own_listener(parsed.host, parsed.port, self.own_listeners):
             rule = BlockRule.OWN_LISTENER
             verdict = Verdict(
                 parsed.host, rule, f"{parsed.host}:{parsed.port} is {rule.describe()}"
             )
-            return Outcome(0, elapsed(), ErrorClass.BLOCKED, blocked_message(verdict))
+            message = blocked_message(verdict)
+            return Outcome(0, elapsed(), ErrorClass.BLOCKED, message, "destination_blocked")
         try:
             async with self._client().request(
                 method,
@@ -158,8 +160,8 @@ class Sender:
                 content = await self._read_capped(response)
                 return self._answered(response, content, elapsed(), now)
         except Exception as exc:  # every failure must become an outcome
-            kind, message = classify(exc, self.limits)
-            return Outcome(0, elapsed(), kind, message)
+            kind, code, message = classify(exc, self.limits)
+            return Outcome(0, elapsed(), kind, message, code)
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
         """At most max_response_bytes of the body: an endless answer cannot exhaust memory."""
@@ -202,6 +204,7 @@ class Sender:
             duration_ms,
             kind,
             message,
+            None if kind is None else str(kind),  # redirect, http_status
             response_body=stored,
             response_headers=response_headers,
             retry_after=retry_after,
@@ -231,39 +234,68 @@ def blocked_message(verdict: Verdict, host: str | None = None) -> str:
     return f"destination not allowed ({verdict.rule}): {where}{verdict.explanation}"
 
 
-def classify(exc: BaseException, limits: SenderLimits) -> tuple[ErrorClass, str]:
-    """Map any client-side failure to an error class and a sentence a customer understands."""
+def classify(exc: BaseException, limits: SenderLimits) -> tuple[ErrorClass, str, str]:
+    """Map any client-side failure to an error class, the specific failure's code and a
+    sentence a customer understands."""
     cause = exc.__cause__ if exc.__cause__ is not None else getattr(exc, "os_error", None)
     if isinstance(cause, DestinationBlocked) or isinstance(exc, DestinationBlocked):
         blocked = cause if isinstance(cause, DestinationBlocked) else exc
         assert isinstance(blocked, DestinationBlocked)
-        return ErrorClass.BLOCKED, blocked_message(blocked.verdict, blocked.host)
+        return (
+            ErrorClass.BLOCKED,
+            "destination_blocked",
+            blocked_message(blocked.verdict, blocked.host),
+        )
     if isinstance(cause, DnsTimeout):
-        return ErrorClass.DNS, str(cause)
+        return ErrorClass.DNS, "dns_timeout", str(cause)
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return ErrorClass.DNS, f"the host name could not be resolved ({_reason(exc)})"
+        return (
+            ErrorClass.DNS,
+            "dns_unresolved",
+            f"the host name could not be resolved ({_reason(exc)})",
+        )
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        return ErrorClass.TLS, f"TLS failed: {_reason(exc)}"
+        return ErrorClass.TLS, "tls_failed", f"TLS failed: {_reason(exc)}"
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return ErrorClass.TIMEOUT, f"connecting took longer than {limits.connect_timeout:g}s"
+        return (
+            ErrorClass.TIMEOUT,
+            "connect_timeout",
+            f"connecting took longer than {limits.connect_timeout:g}s",
+        )
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
-        return ErrorClass.TIMEOUT, f"no complete answer within {limits.request_timeout:g}s"
+        return (
+            ErrorClass.TIMEOUT,
+            "response_timeout",
+            f"no complete answer within {limits.request_timeout:g}s",
+        )
     if isinstance(exc, aiohttp.ClientConnectorError):
         if exc.errno == errno.ECONNREFUSED:
-            return ErrorClass.REFUSED, f"connection refused by {exc.host}:{exc.port}"
-        return ErrorClass.NETWORK, f"could not connect: {_reason(exc)}"
+            return (
+                ErrorClass.REFUSED,
+                "connection_refused",
+                f"connection refused by {exc.host}:{exc.port}",
+            )
+        return ErrorClass.NETWORK, "connect_failed", f"could not connect: {_reason(exc)}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return ErrorClass.DISCONNECTED, "the server closed the connection without answering"
+        return (
+            ErrorClass.DISCONNECTED,
+            "server_disconnected",
+            "the server closed the connection without answering",
+        )
     if isinstance(exc, aiohttp.ClientConnectionResetError) or (
         isinstance(exc, OSError) and exc.errno == errno.ECONNRESET
     ):
-        return ErrorClass.RESET, "the connection was reset by the server"
+        return ErrorClass.RESET, "connection_reset", "the connection was reset by the server"
     if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
-        return ErrorClass.INVALID_RESPONSE, f"the answer was not valid HTTP: {_reason(exc)}"
+        return (
+            ErrorClass.INVALID_RESPONSE,
+            "invalid_http",
+            f"the answer was not valid HTTP: {_reason(exc)}",
+        )
     if isinstance(exc, aiohttp.ClientError | OSError):
-        return ErrorClass.NETWORK, f"network error: {_reason(exc)}"
+        return ErrorClass.NETWORK, "network_error", f"network error: {_reason(exc)}"
     log.exception("unexpected error while sending a webhook", exc_info=exc)
-    return ErrorClass.NETWORK, f"unexpected error: {type(exc).__name__}"
+    return ErrorClass.NETWORK, "unexpected_error", f"unexpected error: {type(exc).__name__}"
 
 
 def _reason(exc: BaseException) -> str:

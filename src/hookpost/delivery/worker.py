@@ -23,8 +23,8 @@ from hookpost.core.outcomes import AttemptRecord, ErrorClass, Outcome
 from hookpost.delivery.attempt import AttemptRunner
 from hookpost.delivery.doorbell import Doorbell
 from hookpost.delivery.scheduling import Monotonic, Scheduler, SchedulingPolicy, Ticket
-from hookpost.store import Store
 from hookpost.store.pacing import EndpointPacing
+from hookpost.store.ports import DeliveryQueue
 
 log = logging.getLogger("hookpost.worker")
 RECORD_BATCH = 256
@@ -84,7 +84,7 @@ def healthy(outcome: Outcome) -> bool:
 class Worker:
     def __init__(
         self,
-        store: Store,
+        store: DeliveryQueue,
         runner: AttemptRunner,
         doorbell: Doorbell,
         limits: WorkerLimits,

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from hookpost.core.errors import AuthenticationFailed
 from hookpost.core.models import ApiKey, IdempotentAnswer, Organization
-from hookpost.store import Store
+from hookpost.store.ports import Credentials
 
 KEY_PREFIX = "hp_sk_"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -37,7 +37,7 @@ def new_token(entropy: bytes) -> str:
 class AccessService:
     def __init__(
         self,
-        store: Store,
+        store: Credentials,
         clock: Callable[[], datetime],
         entropy: Callable[[int], bytes],
         monotonic: Callable[[], float],

@@ -13,11 +13,11 @@ from hookpost.core.errors import InvalidInput, NotFound
 from hookpost.core.fields import ApplicationFields, EventTypeFields
 from hookpost.core.models import Application, EventType, Page
 from hookpost.service.lookup import require_app
-from hookpost.store import Store
+from hookpost.store.ports import Catalog
 
 
 class ApplicationService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Catalog) -> None:
         self._store = store
 
     async def create(
@@ -60,7 +60,7 @@ class ApplicationService:
 
 
 class CatalogService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Catalog) -> None:
         self._store = store
 
     async def create(self, org_id: str, name: str, fields: EventTypeFields) -> EventType:
@@ -74,16 +74,16 @@ class CatalogService:
 
     async def patch(self, org_id: str, name: str, changes: Mapping[str, Any]) -> EventType:
         if not names.is_name(name):
-            raise NotFound("Event type not found")
+            raise NotFound(entity="event_type")
         updated = await self._store.update_event_type(org_id, name, changes)
         if updated is None:
-            raise NotFound("Event type not found")
+            raise NotFound(entity="event_type")
         return updated
 
     async def get(self, org_id: str, name: str) -> EventType:
         event_type = await self._store.get_event_type(org_id, name) if names.is_name(name) else None
         if event_type is None:
-            raise NotFound("Event type not found")
+            raise NotFound(entity="event_type")
         return event_type
 
     async def list(
@@ -99,4 +99,4 @@ class CatalogService:
         if not names.is_name(name) or not await self._store.delete_event_type(
             org_id, name, expunge=expunge
         ):
-            raise NotFound("Event type not found")
+            raise NotFound(entity="event_type")

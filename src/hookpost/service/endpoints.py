@@ -18,7 +18,7 @@ from hookpost.core.fields import EndpointFields
 from hookpost.core.models import Endpoint, Page, Published
 from hookpost.service.lookup import require_app, require_endpoint
 from hookpost.service.messages import MessageService, Publication
-from hookpost.store import Store
+from hookpost.store.ports import EndpointAdmin
 
 SECRET_BYTES = 24
 PING = "svix.ping"
@@ -28,7 +28,7 @@ UrlCheck = Callable[[str], Awaitable[str]]  # the normalised URL, or raises Inva
 class EndpointService:
     def __init__(
         self,
-        store: Store,
+        store: EndpointAdmin,
         messages: MessageService,
         entropy: Callable[[int], bytes],
         check_url: UrlCheck,
@@ -104,7 +104,7 @@ class EndpointService:
             timedelta(seconds=grace_seconds),
         )
         if rotated is None:
-            raise NotFound("Endpoint not found")
+            raise NotFound(entity="endpoint")
         return rotated
 
     async def set_headers(
@@ -155,7 +155,7 @@ class EndpointService:
             return {"success": True}
         found = await self._store.get_event_type(org_id, event_type)
         if found is None:
-            raise NotFound("Event type not found")
+            raise NotFound(entity="event_type")
         schema = (found.schemas or {}).get("1")
         examples = schema.get("examples") if isinstance(schema, dict) else None
         if not isinstance(examples, list) or index >= len(examples):
@@ -173,7 +173,7 @@ class EndpointService:
             endpoint.org_id, endpoint.app_id, endpoint.id, changes
         )
         if updated is None:
-            raise NotFound("Endpoint not found")
+            raise NotFound(entity="endpoint")
         return updated
 
     async def _checked(self, org_id: str, fields: EndpointFields) -> EndpointFields:

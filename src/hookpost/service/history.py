@@ -14,7 +14,7 @@ from hookpost.core.errors import BadRequest, InvalidInput, NotFound
 from hookpost.core.fields import AttemptQuery
 from hookpost.core.models import Attempt, Delivery, Endpoint, Message, Page, Task
 from hookpost.service.lookup import require_endpoint, require_message
-from hookpost.store import Store
+from hookpost.store.ports import HistoryReader
 
 MAX_WINDOW = timedelta(days=14, minutes=5)
 MAX_STATS_RANGE = timedelta(days=28, minutes=5)
@@ -22,7 +22,7 @@ MAX_STATS_RANGE = timedelta(days=28, minutes=5)
 
 class HistoryService:
     def __init__(
-        self, store: Store, clock: Callable[[], datetime], wake: Callable[[], None]
+        self, store: HistoryReader, clock: Callable[[], datetime], wake: Callable[[], None]
     ) -> None:
         self._store = store
         self._clock = clock
@@ -52,7 +52,7 @@ class HistoryService:
             else None
         )
         if found is None:
-            raise NotFound("Message attempt not found")
+            raise NotFound(entity="attempt")
         return found
 
     async def expunge_attempt(
@@ -65,7 +65,7 @@ class HistoryService:
             )
         )
         if not expunged:
-            raise NotFound("Message attempt not found")
+            raise NotFound(entity="attempt")
 
     async def endpoint_messages(
         self, org_id: str, app_ref: str, endpoint_ref: str, q: AttemptQuery

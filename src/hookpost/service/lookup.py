@@ -8,27 +8,27 @@ from __future__ import annotations
 from hookpost.core.errors import NotFound
 from hookpost.core.models import Application, Endpoint, Message
 from hookpost.core.names import is_name
-from hookpost.store import Store
+from hookpost.store.ports import Lookups
 
 
-async def require_app(store: Store, org_id: str, ref: str) -> Application:
+async def require_app(store: Lookups, org_id: str, ref: str) -> Application:
     app = await store.get_application(org_id, ref) if is_name(ref) else None
     if app is None:
-        raise NotFound("Application not found")
+        raise NotFound(entity="application")
     return app
 
 
-async def require_endpoint(store: Store, org_id: str, app_ref: str, ref: str) -> Endpoint:
+async def require_endpoint(store: Lookups, org_id: str, app_ref: str, ref: str) -> Endpoint:
     app = await require_app(store, org_id, app_ref)
     endpoint = await store.get_endpoint(org_id, app.id, ref) if is_name(ref) else None
     if endpoint is None:
-        raise NotFound("Endpoint not found")
+        raise NotFound(entity="endpoint")
     return endpoint
 
 
-async def require_message(store: Store, org_id: str, app_ref: str, ref: str) -> Message:
+async def require_message(store: Lookups, org_id: str, app_ref: str, ref: str) -> Message:
     app = await require_app(store, org_id, app_ref)
     message = await store.get_message(org_id, app.id, ref) if is_name(ref) else None
     if message is None:
-        raise NotFound("Message not found")
+        raise NotFound(entity="message")
     return message

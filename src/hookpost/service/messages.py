@@ -15,7 +15,7 @@ from hookpost.core.fields import ApplicationFields, MessageQuery, NewMessage
 from hookpost.core.models import Message, Page, Published
 from hookpost.core.names import is_name
 from hookpost.service.lookup import require_app, require_message
-from hookpost.store import Store
+from hookpost.store.ports import Publisher
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Publication:
 
 
 class MessageService:
-    def __init__(self, store: Store, max_payload_bytes: int, wake: Callable[[], None]) -> None:
+    def __init__(self, store: Publisher, max_payload_bytes: int, wake: Callable[[], None]) -> None:
         self._store = store
         self._max_payload = max_payload_bytes
         self._wake = wake
@@ -48,7 +48,7 @@ class MessageService:
         only_endpoint: str | None = None,
     ) -> Published:
         if not is_name(app_ref):
-            raise NotFound("Application not found")
+            raise NotFound(entity="application")
         body = (
             publication.raw_payload.encode()
             if publication.raw_payload is not None

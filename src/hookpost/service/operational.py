@@ -16,7 +16,7 @@ from hookpost.core.models import Application
 from hookpost.core.outcomes import AttemptRecord, Notice
 from hookpost.service.endpoints import EndpointService
 from hookpost.service.messages import MessageService, Publication
-from hookpost.store import Store
+from hookpost.store.ports import Operational
 
 APP_UID = "hookpost-operational"
 ENDPOINT_UID = "operator"
@@ -57,7 +57,9 @@ def notice_payload(notice: Notice, record: AttemptRecord) -> dict[str, Any]:
 
 
 class OperationalWebhooks:
-    def __init__(self, store: Store, messages: MessageService, endpoints: EndpointService) -> None:
+    def __init__(
+        self, store: Operational, messages: MessageService, endpoints: EndpointService
+    ) -> None:
         self._store = store
         self._messages = messages
         self._endpoints = endpoints

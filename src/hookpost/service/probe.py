@@ -16,7 +16,7 @@ from hookpost.core.ids import IdFactory
 from hookpost.core.models import Endpoint
 from hookpost.core.outcomes import Outcome
 from hookpost.service.lookup import require_endpoint
-from hookpost.store import Store
+from hookpost.store.ports import Lookups
 
 TEST_EVENT = "hookpost.test"
 # (endpoint, message id, body) -> what happened; the runtime wires the delivery sender here.
@@ -31,7 +31,7 @@ class ProbeResult:
 
 
 class EndpointProbe:
-    def __init__(self, store: Store, probe: Probe, ids_: IdFactory) -> None:
+    def __init__(self, store: Lookups, probe: Probe, ids_: IdFactory) -> None:
         self._store = store
         self._probe = probe
         self._ids = ids_

@@ -6,6 +6,7 @@ An idempotency record reserves a key while its first request runs, then keeps it
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -71,29 +72,12 @@ class AccessStore(StoreBase):
             ).first()
         if row is None:
             return None
-        return ApiKey(
-            row.id,
-            row.org_id,
-            row.hint,
-            row.name,
-            rows.from_us(row.created_at),
-            rows.opt_from_us(row.revoked_at),
-        )
+        return _api_key(row)
 
     async def list_api_keys(self) -> list[ApiKey]:
         async with self._db.read() as conn:
             result = await conn.execute(sa.select(api_keys).order_by(api_keys.c.id))
-            return [
-                ApiKey(
-                    r.id,
-                    r.org_id,
-                    r.hint,
-                    r.name,
-                    rows.from_us(r.created_at),
-                    rows.opt_from_us(r.revoked_at),
-                )
-                for r in result
-            ]
+            return [_api_key(r) for r in result]
 
     async def revoke_api_key(self, key_id: str) -> bool:
         async with self._db.write() as conn:
@@ -157,3 +141,14 @@ class AccessStore(StoreBase):
             await conn.execute(
                 idempotency_keys.delete().where(idempotency_keys.c.key_hash == key_hash)
             )
+
+
+def _api_key(row: Any) -> ApiKey:
+    return ApiKey(
+        row.id,
+        row.org_id,
+        row.hint,
+        row.name,
+        rows.from_us(row.created_at),
+        rows.opt_from_us(row.revoked_at),
+    )

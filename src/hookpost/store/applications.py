@@ -17,9 +17,8 @@ from hookpost.core.models import Application, DeliveryState, Page
 from hookpost.store import rows
 from hookpost.store.base import StoreBase, fetch_page
 from hookpost.store.database import Conn
+from hookpost.store.errors import UniqueTaken, translated
 from hookpost.store.schema import applications, deliveries, endpoints
-
-APP_CONFLICT = "An application with that id or uid already exists"
 
 
 def app_lookup(org_id: str, ref: str) -> sa.ColumnElement[bool]:
@@ -35,7 +34,7 @@ class ApplicationStore(StoreBase):
         async with self._db.write() as conn:
             app = await self._insert_application(conn, org_id, fields)
         if app is None:
-            raise Conflict(APP_CONFLICT)
+            raise Conflict(message_id="application_uid_taken")
         return app
 
     async def get_or_create_application(
@@ -54,7 +53,7 @@ class ApplicationStore(StoreBase):
                 if existing is not None:
                     return existing, False
         if app is None:
-            raise Conflict(APP_CONFLICT)
+            raise Conflict(message_id="application_uid_taken")
         return app, True
 
     async def get_application(self, org_id: str, ref: str) -> Application | None:
@@ -87,7 +86,7 @@ class ApplicationStore(StoreBase):
             if existing is None:
                 created = await self._insert_application(conn, org_id, fields)
                 if created is None:
-                    raise Conflict(APP_CONFLICT)
+                    raise Conflict(message_id="application_uid_taken")
                 return created, True
             updated = await self._update_application(conn, org_id, existing.id, vars(fields))
         return updated, False
@@ -120,17 +119,21 @@ class ApplicationStore(StoreBase):
                 .values(state=DeliveryState.CANCELED, next_attempt_at=None, updated_at=now)
             )
 
-    async def _insert_application(
-        self, conn: Conn, org_id: str, fields: ApplicationFields
-    ) -> Application | None:
+    def _application_values(self, org_id: str, fields: ApplicationFields) -> dict[str, Any]:
+        """A new application's row."""
         now = rows.to_us(self._clock())
-        values = {
+        return {
             "id": self._ids.new(ids.APPLICATION),
             "org_id": org_id,
             "created_at": now,
             "updated_at": now,
             **rows.column_values(vars(fields)),
         }
+
+    async def _insert_application(
+        self, conn: Conn, org_id: str, fields: ApplicationFields
+    ) -> Application | None:
+        values = self._application_values(org_id, fields)
         inserted = await conn.execute(
             self._insert(applications)
             .values(values)
@@ -147,14 +150,14 @@ class ApplicationStore(StoreBase):
         values = rows.column_values(changes)
         values["updated_at"] = rows.to_us(self._clock())
         try:
-            async with conn.begin_nested():
+            async with translated(), conn.begin_nested():
                 await conn.execute(
                     applications.update()
                     .where(applications.c.id == app_id, applications.c.org_id == org_id)
                     .values(values)
                 )
-        except sa.exc.IntegrityError:
-            raise Conflict(APP_CONFLICT) from None
+        except UniqueTaken:
+            raise Conflict(message_id="application_uid_taken") from None
         app = await _fetch(conn, applications.c.id == app_id)
         assert app is not None, "updated application vanished inside its transaction"
         return app

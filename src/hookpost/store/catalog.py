@@ -19,8 +19,6 @@ from hookpost.store.base import StoreBase, fetch_page
 from hookpost.store.database import Conn
 from hookpost.store.schema import event_types
 
-EXISTS = "An event_type with this name already exists"
-
 
 def _named(org_id: str, name: str) -> sa.ColumnElement[bool]:
     return sa.and_(event_types.c.org_id == org_id, event_types.c.name == name)
@@ -31,7 +29,7 @@ class CatalogStore(StoreBase):
         async with self._db.write() as conn:
             existing = await _fetch(conn, _named(org_id, name))
             if existing is not None and not existing.archived:
-                raise Conflict(EXISTS, code="event_type_exists")
+                raise Conflict(code="event_type_exists")
             if existing is not None:
                 return await self._update_event_type(conn, org_id, name, vars(fields))
             return await self._insert_event_type(conn, org_id, name, fields)
@@ -123,7 +121,7 @@ class CatalogStore(StoreBase):
             .returning(event_types.c.id)
         )
         if inserted.first() is None:
-            raise Conflict(EXISTS, code="event_type_exists")
+            raise Conflict(code="event_type_exists")
         created = await _fetch(conn, _named(org_id, name))
         assert created is not None
         return created

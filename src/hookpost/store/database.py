@@ -1,4 +1,4 @@
-"""Connections and transactions for both dialects, and the translation of driver errors.
+"""Connections and transactions for both dialects (errors are translated by store/errors.py).
 
 PostgreSQL: SQLAlchemy's async engine on asyncpg and a connection pool. SQLite: plain
 sqlite3 connections called inline on the event loop (see `SqliteConnections` for why).
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -20,7 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from hookpost.core.errors import BadRequest, Unavailable
+from hookpost.core.errors import Unavailable
+from hookpost.store.errors import translate, translated
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -195,23 +195,28 @@ class Database:
             yield conn
 
     @contextlib.asynccontextmanager
-    async def driver_write(self, *, single_statement: bool = False) -> AsyncIterator[Any]:
-        """A read-write transaction straight on the driver's connection: asyncpg's, or the
-        sqlite3 writer connection (inside the writer transaction, so used inline).
+    async def sqlite_write(self) -> AsyncIterator[sqlite3.Connection]:
+        """The SQLite writer transaction straight on its sqlite3 connection (used inline).
 
-        For the hot paths (publish, claim, record), whose small transactions cost three times
-        the CPU through SQLAlchemy's per-statement machinery that they cost on the driver.
-        A PostgreSQL connection comes from the same pool; one left in doubt is invalidated.
+        For the hot paths (claim, record), whose small transactions cost three times the CPU
+        through SQLAlchemy's per-statement machinery that they cost on the driver.
+        """
+        assert self._sqlite is not None, "sqlite_write on a PostgreSQL database"
+        async with translated(), self._sqlite.write() as inline:
+            driver = inline.sync.connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            yield driver
+
+    @contextlib.asynccontextmanager
+    async def postgres_write(
+        self, *, single_statement: bool = False
+    ) -> AsyncIterator[asyncpg.Connection]:
+        """A read-write transaction straight on asyncpg (the hot paths: publish, claim,
+        record), on a connection of the same pool; one left in doubt is invalidated.
+
         `single_statement`: the block runs one statement, which PostgreSQL makes its own
         transaction, so BEGIN and COMMIT cost no round trips.
         """
-        if self._sqlite is not None:
-            async with translated(), self._sqlite.write() as inline:
-                try:
-                    yield inline.sync.connection.driver_connection
-                except sqlite3.OperationalError as error:  # locked too long, disk full, I/O
-                    raise Unavailable(f"the database is unavailable: {error}") from error
-            return
         async with translated(), self.engine.connect() as conn:
             fairy = await conn.get_raw_connection()
             driver: asyncpg.Connection = fairy.driver_connection
@@ -221,22 +226,12 @@ class Database:
                 else:
                     async with driver.transaction():
                         yield driver
-            except asyncpg.PostgresError as error:
-                sqlstate = str(getattr(error, "sqlstate", "") or "")
-                if sqlstate[:2] in _UNAVAILABLE_CLASSES or _unusable(driver):
-                    await conn.invalidate()
-                    raise Unavailable(f"the database is unavailable: {error}") from error
-                if sqlstate.startswith("22"):
-                    raise BadRequest(f"the database refused a value: {error}") from error
-                raise
-            except _CONNECTION_LOST as error:
-                await conn.invalidate()
-                raise Unavailable(f"the database connection was lost: {error}") from error
-            except BaseException:
-                # Cancelled mid-statement, or a failure of ours: SQLAlchemy's pool cannot see
-                # a transaction left open on the driver, so such a connection is not reused.
-                cancelled = isinstance(sys.exc_info()[1], asyncio.CancelledError)
-                if cancelled or _unusable(driver):
+            except BaseException as error:
+                # Cancelled mid-statement, a lost connection, or a failure of ours:
+                # SQLAlchemy's pool cannot see a transaction left open on the driver, so
+                # such a connection is not reused.
+                lost = isinstance(translate(error), Unavailable)
+                if lost or isinstance(error, asyncio.CancelledError) or _unusable(driver):
                     await conn.invalidate()
                 raise
 
@@ -275,43 +270,5 @@ def _configure_sqlite(engine: sa.Engine, synchronous: str) -> None:
         conn.exec_driver_sql(conn.get_execution_options().get("hookpost_begin", "BEGIN"))
 
 
-@contextlib.asynccontextmanager
-async def translated() -> AsyncIterator[None]:
-    """Map driver errors to hookpost errors where they enter (architecture rule 3)."""
-    try:
-        yield
-    except exc.DataError as error:
-        raise BadRequest(f"the database refused a value: {_first_line(error)}") from error
-    except (exc.OperationalError, exc.InterfaceError) as error:
-        raise Unavailable(f"the database is unavailable: {_first_line(error)}") from error
-    except exc.DBAPIError as error:
-        if error.connection_invalidated:
-            raise Unavailable("the database connection was lost") from error
-        if str(getattr(error.orig, "sqlstate", None) or "").startswith("22"):
-            # SQLSTATE class 22 is "data exception" (e.g. a NUL character PostgreSQL cannot
-            # store), which asyncpg does not raise as a DataError.
-            raise BadRequest(f"the database refused a value: {_first_line(error)}") from error
-        raise
-    except (TimeoutError, OSError) as error:
-        raise Unavailable(f"the database is unreachable: {error}") from error
-
-
 def _unusable(driver: asyncpg.Connection) -> bool:
     return bool(driver.is_closed() or driver.is_in_transaction())
-
-
-# asyncpg's ways of saying the connection, not the statement, failed (InternalClientError:
-# the server hung up while the client was mid-protocol).
-_CONNECTION_LOST = (
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.InternalClientError,
-    OSError,
-    TimeoutError,
-)
-# SQLSTATE classes that mean the server or the connection, not the statement, failed:
-# connection exception, insufficient resources, operator intervention, system error.
-_UNAVAILABLE_CLASSES = frozenset({"08", "53", "57", "58"})
-
-
-def _first_line(error: exc.DBAPIError) -> str:
-    return str(error.orig).splitlines()[0] if error.orig else str(error)

@@ -18,10 +18,10 @@ from hookpost.core.models import DeliveryState, Endpoint, MessageStatus, Page, S
 from hookpost.store import rows
 from hookpost.store.base import StoreBase, fetch_page
 from hookpost.store.database import Conn
+from hookpost.store.errors import UniqueTaken, translated
 from hookpost.store.history import status_condition
 from hookpost.store.schema import deliveries, endpoints
 
-UID_CONFLICT = "An endpoint with that uid already exists in this application"
 MAX_OLD_KEYS = 10
 
 
@@ -193,7 +193,7 @@ class EndpointStore(StoreBase):
             .returning(endpoints.c.id)
         )
         if inserted.first() is None:
-            raise Conflict(UID_CONFLICT)
+            raise Conflict(message_id="endpoint_uid_taken")
         created = await fetch_endpoint(conn, endpoints.c.id == values["id"])
         assert created is not None
         return created
@@ -205,12 +205,12 @@ class EndpointStore(StoreBase):
         values = rows.column_values(changes)
         values["updated_at"] = now
         try:
-            async with conn.begin_nested():
+            async with translated(), conn.begin_nested():
                 await conn.execute(
                     endpoints.update().where(endpoints.c.id == existing.id).values(values)
                 )
-        except sa.exc.IntegrityError:
-            raise Conflict(UID_CONFLICT) from None
+        except UniqueTaken:
+            raise Conflict(message_id="endpoint_uid_taken") from None
         disabled = changes.get("disabled")
         if disabled is not None and disabled != existing.disabled:
             await set_disabled(conn, existing.id, bool(disabled), now)

@@ -20,7 +20,7 @@ from hookpost.core.models import (
 )
 from hookpost.store import rows
 from hookpost.store.base import StoreBase, fetch_page
-from hookpost.store.messages import id_window, like_json_item, start_iterator
+from hookpost.store.messages import id_window, message_filters, start_iterator
 from hookpost.store.schema import attempts, deliveries, endpoints, messages
 
 
@@ -57,14 +57,9 @@ class HistoryStore(StoreBase):
                 query = query.where(sa.or_(code < 100, code > 599))
             else:
                 query = query.where(code >= q.status_code_class, code < q.status_code_class + 100)
-        if q.channel is not None or q.tag is not None or q.event_types:
-            query = query.join(messages, messages.c.id == attempts.c.msg_id)
-            if q.channel is not None:
-                query = query.where(like_json_item(messages.c.channels, q.channel))
-            if q.tag is not None:
-                query = query.where(like_json_item(messages.c.tags, q.tag))
-            if q.event_types:
-                query = query.where(messages.c.event_type.in_(q.event_types))
+        filters = message_filters(q)
+        if filters:
+            query = query.join(messages, messages.c.id == attempts.c.msg_id).where(*filters)
         async with self._db.read() as conn:
             return await fetch_page(
                 conn,
@@ -118,12 +113,7 @@ class HistoryStore(StoreBase):
             _latest_delivery(),
             *id_window(messages.c.id, ids.MESSAGE, q, self._clock()),
         )
-        if q.channel is not None:
-            query = query.where(like_json_item(messages.c.channels, q.channel))
-        if q.tag is not None:
-            query = query.where(like_json_item(messages.c.tags, q.tag))
-        if q.event_types:
-            query = query.where(messages.c.event_type.in_(q.event_types))
+        query = query.where(*message_filters(q))
         if q.status is not None:
             query = query.where(status_condition(q.status))
         return await self._page_of_pairs(query, messages.c.id, q, descending=True)

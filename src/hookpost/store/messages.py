@@ -43,6 +43,18 @@ def id_bound(prefix: str, at: datetime, *, upper: bool) -> str:
     return ids.bound_id(prefix, middle, upper=upper)
 
 
+def message_filters(q: MessageQuery) -> list[sa.ColumnElement[bool]]:
+    """The conditions on the messages table that `q`'s channel, tag and event types ask."""
+    found = []
+    if q.channel is not None:
+        found.append(like_json_item(messages.c.channels, q.channel))
+    if q.tag is not None:
+        found.append(like_json_item(messages.c.tags, q.tag))
+    if q.event_types:
+        found.append(messages.c.event_type.in_(q.event_types))
+    return found
+
+
 def id_window(
     column: sa.ColumnElement[str], prefix: str, q: MessageQuery, now: datetime
 ) -> list[sa.ColumnElement[bool]]:
@@ -89,12 +101,7 @@ class MessageStore(PublishingStore):
             messages.c.app_id == app_id,
             *id_window(messages.c.id, ids.MESSAGE, q, self._clock()),
         )
-        if q.channel is not None:
-            query = query.where(like_json_item(messages.c.channels, q.channel))
-        if q.tag is not None:
-            query = query.where(like_json_item(messages.c.tags, q.tag))
-        if q.event_types:
-            query = query.where(messages.c.event_type.in_(q.event_types))
+        query = query.where(*message_filters(q))
         async with self._db.read() as conn:
             return await fetch_page(
                 conn,

@@ -11,10 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
-
-import asyncpg
-import sqlalchemy as sa
+from typing import Any
 
 from hookpost.core import ids
 from hookpost.core.errors import Conflict, NotFound
@@ -32,10 +29,9 @@ from hookpost.core.models import (
 )
 from hookpost.store import rows
 from hookpost.store.applications import ApplicationStore
-from hookpost.store.database import Conn
+from hookpost.store.errors import UniqueTaken
 from hookpost.store.group_commit import GroupCommit
-from hookpost.store.publishing_postgres import DriverPublishRows
-from hookpost.store.schema import applications, deliveries, endpoints, messages
+from hookpost.store.ports import PublishRows, PublishTransactions
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,7 @@ class PublishRequest:
 
 
 def _event_id_taken(event_id: str) -> Conflict:
-    return Conflict(f"A message with eventId '{event_id}' already exists")
+    return Conflict(message_id="event_id_taken", event_id=event_id)
 
 
 def _list(values: tuple[str, ...] | None) -> list[str] | None:
@@ -75,9 +71,11 @@ class _Ticket:
 
 
 class PublishingStore(ApplicationStore):
-    _group: GroupCommit[PublishRequest, Published] | None = None
+    # The dialect's statements (store/postgres/publish.py, store/sqlite/publish.py).
+    _publishing: PublishTransactions
+    _group: GroupCommit[PublishRequest, Published] | None
     # Set when a worker runs in this process: new deliveries go to it directly.
-    handover: Handover | None = None
+    handover: Handover | None
 
     async def publish(
         self,
@@ -108,15 +106,10 @@ class PublishingStore(ApplicationStore):
             ticket = _Ticket(self.handover, self._clock() + self.handover.lease)
         committed = False
         try:
-            if self._db.is_sqlite:
-                async with self._db.write() as conn:
-                    results = await self._publish_together(SqlPublishRows(conn), batch, ticket)
-            else:
-                async with self._db.driver_write() as driver:
-                    sql = DriverPublishRows(driver)
-                    results = await self._publish_together(sql, batch, ticket)
+            async with self._publishing.transaction() as sql:
+                results = await self._publish_together(sql, batch, ticket)
             committed = True
-        except (sa.exc.IntegrityError, asyncpg.IntegrityConstraintViolationError):
+        except UniqueTaken:
             # Another process won a unique key (eventId, idempotency key) after our checks;
             # settled one by one, each request gets its own answer.
             return [await _caught(self._publish_alone(r)) for r in batch]
@@ -127,12 +120,12 @@ class PublishingStore(ApplicationStore):
 
     async def _publish_alone(self, request: PublishRequest) -> Published:
         try:
-            async with self._db.write() as conn:
-                return (await self._publish_together(SqlPublishRows(conn), [request]))[0].unwrap()
-        except sa.exc.IntegrityError:
+            async with self._publishing.transaction() as sql:
+                return (await self._publish_together(sql, [request]))[0].unwrap()
+        except UniqueTaken:
             # A concurrent publish took a unique key; a second run answers as a duplicate.
-            async with self._db.write() as conn:
-                return (await self._publish_together(SqlPublishRows(conn), [request]))[0].unwrap()
+            async with self._publishing.transaction() as sql:
+                return (await self._publish_together(sql, [request]))[0].unwrap()
 
     async def _publish_together(
         self, sql: PublishRows, batch: Sequence[PublishRequest], ticket: _Ticket | None = None
@@ -151,7 +144,7 @@ class PublishingStore(ApplicationStore):
                 else (request.org_id, request.idempotency_key)
             )
             if app is None:
-                results.append(_Result(error=NotFound("Application not found")))
+                results.append(_Result(error=NotFound(entity="application")))
             elif key is not None and key in earlier:
                 results.append(_Result(Published(earlier[key], app, 0, created=False)))
             elif key is not None and key in first_with_key:
@@ -193,12 +186,10 @@ class PublishingStore(ApplicationStore):
         for request in batch:
             key = (request.org_id, request.app_ref)
             if key not in found and request.create_app is not None:
-                assert isinstance(sql, SqlPublishRows), "creating publishes run on SQLAlchemy"
-                created = await self._insert_application(
-                    sql.conn, request.org_id, request.create_app
-                )
+                values = self._application_values(request.org_id, request.create_app)
+                created = await sql.create_application(values)
                 if created is None:
-                    raise Conflict("An application with that uid already exists")
+                    raise Conflict(message_id="application_uid_taken")
                 found[key] = created
         return found
 
@@ -368,73 +359,6 @@ async def _taken_event_ids(
     if not wanted:
         return set()
     return await sql.event_ids_taken({app for app, _ in wanted}, {event for _, event in wanted})
-
-
-class PublishRows(Protocol):
-    """The reads and writes of a publish, as SQLAlchemy statements or straight on asyncpg."""
-
-    async def applications(self, org_id: str, refs: set[str]) -> list[Application]: ...
-
-    async def messages_by_key(self, org_id: str, keys: set[str]) -> list[tuple[Message, str]]:
-        """The messages published under these idempotency keys, with their key; the filter
-        names the organization so the unique (org_id, idempotency_key) index serves it."""
-        ...
-
-    async def event_ids_taken(
-        self, app_ids: set[str], event_ids: set[str]
-    ) -> set[tuple[str, str]]: ...
-
-    async def insert(
-        self, message_rows: list[dict[str, Any]], delivery_rows: list[dict[str, Any]]
-    ) -> None:
-        """Write the messages and their deliveries."""
-        ...
-
-    async def endpoints_of(self, app_ids: set[str]) -> Sequence[Any]:
-        """The enabled, live endpoints of these applications, whole rows."""
-        ...
-
-
-class SqlPublishRows:
-    """A publish's statements in SQLAlchemy Core (SQLite, and PostgreSQL's rarer publishes)."""
-
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-
-    async def applications(self, org_id: str, refs: set[str]) -> list[Application]:
-        query = sa.select(applications).where(
-            applications.c.org_id == org_id,
-            applications.c.deleted_at.is_(None),
-            sa.or_(applications.c.id.in_(refs), applications.c.uid.in_(refs)),
-        )
-        return [rows.application(row) for row in await self.conn.execute(query)]
-
-    async def messages_by_key(self, org_id: str, keys: set[str]) -> list[tuple[Message, str]]:
-        query = sa.select(messages).where(
-            messages.c.org_id == org_id, messages.c.idempotency_key.in_(keys)
-        )
-        return [(rows.message(row), row.idempotency_key) for row in await self.conn.execute(query)]
-
-    async def event_ids_taken(self, app_ids: set[str], event_ids: set[str]) -> set[tuple[str, str]]:
-        query = sa.select(messages.c.app_id, messages.c.event_id).where(
-            messages.c.app_id.in_(app_ids), messages.c.event_id.in_(event_ids)
-        )
-        return {(row.app_id, row.event_id) for row in await self.conn.execute(query)}
-
-    async def insert(
-        self, message_rows: list[dict[str, Any]], delivery_rows: list[dict[str, Any]]
-    ) -> None:
-        await self.conn.execute(messages.insert(), message_rows)
-        if delivery_rows:
-            await self.conn.execute(deliveries.insert(), delivery_rows)
-
-    async def endpoints_of(self, app_ids: set[str]) -> Sequence[Any]:
-        query = sa.select(endpoints).where(
-            endpoints.c.app_id.in_(app_ids),
-            endpoints.c.deleted_at.is_(None),
-            endpoints.c.disabled.is_(False),
-        )
-        return list(await self.conn.execute(query))
 
 
 async def _caught(work: Any) -> Published | BaseException:

@@ -215,4 +215,5 @@ def attempt(row: Any) -> Attempt:
         error_class=row.error_class,
         error_message=row.error_message,
         created_at=from_us(row.created_at),
+        error_code=row.error_code,
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from hookpost.store.queue_sql import PENDING
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -140,8 +142,8 @@ deliveries = sa.Table(
     sa.Index(
         "ix_deliveries_due",
         "next_attempt_at",
-        postgresql_where=sa.text("state = 'pending'"),
-        sqlite_where=sa.text("state = 'pending'"),
+        postgresql_where=sa.text(f"state = {PENDING}"),  # the claim's condition
+        sqlite_where=sa.text(f"state = {PENDING}"),
     ),
     # Leased deliveries by claim token: loading a claim and fencing its results.
     sa.Index(
@@ -182,6 +184,7 @@ attempts = sa.Table(
     sa.Column("error_class", sa.String(32)),
     sa.Column("error_message", sa.Text),
     sa.Column("created_at", TIME, nullable=False),
+    sa.Column("error_code", sa.String(64)),  # revision 0006
     sa.Index(None, "msg_id", "id"),
     sa.Index(None, "endpoint_id", "id"),
     sa.Index(None, "app_id", "id"),

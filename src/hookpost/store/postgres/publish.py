@@ -1,18 +1,19 @@
-"""A publish's reads and writes straight on asyncpg (PostgreSQL's group-committed publishes).
-
-Same statements as publishing.SqlPublishRows, without SQLAlchemy's per-statement CPU, which
-dominated a publish at low batch sizes.
+"""A publish's reads and writes on PostgreSQL, straight on asyncpg (store/sqlite/publish.py
+has SQLite's): without SQLAlchemy's per-statement CPU, which dominated a publish at low batch
+sizes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
 
 from hookpost.core.models import Application, Message
 from hookpost.store import rows
+from hookpost.store.database import Database
 from hookpost.store.driver_sql import (
     array_parameters,
     column_list,
@@ -53,7 +54,19 @@ SELECT * FROM unnest({array_parameters(deliveries, len(messages.c) + 1)})
 """  # noqa: S608
 
 
-class DriverPublishRows:
+class PostgresPublishing:
+    """Publish transactions on asyncpg connections of the database's pool."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresPublishRows]:
+        async with self._db.postgres_write() as driver:
+            yield PostgresPublishRows(driver)
+
+
+class PostgresPublishRows:
     def __init__(self, driver: asyncpg.Connection) -> None:
         self.driver = driver
         self._endpoints: dict[str, list[rows.Unprefixed]] = {}  # by application, read with it
@@ -68,6 +81,16 @@ class DriverPublishRows:
             if record["e_id"] is not None:
                 self._endpoints[app_id].append(rows.Unprefixed(record, "e_"))
         return list(found.values())
+
+    async def create_application(self, values: dict[str, Any]) -> Application | None:
+        columns = ", ".join(f'"{name}"' for name in values)  # names from the schema
+        places = ", ".join(f"${n + 1}" for n in range(len(values)))
+        found = await self.driver.fetchrow(
+            f"INSERT INTO applications ({columns}) VALUES ({places}) "  # noqa: S608
+            f"ON CONFLICT DO NOTHING RETURNING {column_list(applications)}",
+            *values.values(),
+        )
+        return None if found is None else rows.application(rows.Unprefixed(found))
 
     async def messages_by_key(self, org_id: str, keys: set[str]) -> list[tuple[Message, str]]:
         found = await self.driver.fetch(_MESSAGES_BY_KEY, org_id, list(keys))

@@ -2,20 +2,30 @@
 
 A claim and a recording are small transactions that run once or more per delivery; through
 SQLAlchemy each statement costs about three times the CPU it costs on the driver, which at
-low batch sizes made the worker CPU-bound at a few hundred deliveries a second. The
-statements here mean exactly what queue.py's SQLAlchemy statements mean (SQLite runs those);
-the store contract suite runs both.
+low batch sizes made the worker CPU-bound at a few hundred deliveries a second. The rules
+they share with SQLite are queue_sql's; the store contract suite runs both dialects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import asyncpg
 
 from hookpost.core.models import ClaimShares
+from hookpost.core.outcomes import AttemptRecord
+from hookpost.store import queue_sql
 from hookpost.store.driver_sql import array_parameters, column_list, column_names, columns_of
+from hookpost.store.queue import (
+    QueueBase,
+    attempt_row,
+    disabling,
+    endpoint_changes,
+    failing_changes,
+    proposed,
+    still_holding,
+)
+from hookpost.store.queue_sql import PENDING
 from hookpost.store.schema import attempts, endpoints, messages
 
 # Claim and load in one statement. Among the earliest due rows ($6 of them, skipping the
@@ -27,7 +37,7 @@ from hookpost.store.schema import attempts, endpoints, messages
 CLAIM_AND_LOAD = f"""
 WITH candidates AS MATERIALIZED (
     SELECT id, endpoint_id, next_attempt_at FROM deliveries
-    WHERE state = 'pending' AND next_attempt_at <= $1
+    WHERE state = {PENDING} AND next_attempt_at <= $1
         AND NOT (endpoint_id = ANY($5::varchar[]))
         AND NOT EXISTS (
             SELECT 1 FROM endpoint_pacing AS p
@@ -43,7 +53,7 @@ WITH candidates AS MATERIALIZED (
         ON r.endpoint_id = c.endpoint_id
 ), due AS MATERIALIZED (
     SELECT d.id FROM deliveries AS d JOIN ranked ON ranked.id = d.id
-    WHERE ranked.n <= ranked.room AND d.state = 'pending' AND d.next_attempt_at <= $1
+    WHERE ranked.n <= ranked.room AND d.state = {PENDING} AND d.next_attempt_at <= $1
     ORDER BY ranked.next_attempt_at
     LIMIT $2
     FOR UPDATE OF d SKIP LOCKED
@@ -62,21 +72,16 @@ JOIN endpoints AS e ON e.id = claimed.endpoint_id
 JOIN applications AS a ON a.id = claimed.app_id
 """  # noqa: S608
 
-# Record a batch of attempts in one statement: each delivery's next state, fenced by its
-# claim token (a lease taken over is not written), and an attempt row for each delivery that
-# was. An endpoint paused or deleted mid-flight keeps that state unless the attempt succeeded,
-# as queue._delivery_update decides for SQLite. Returns the delivery ids written.
+# Record a batch of attempts in one statement: each delivery's next state (queue_sql.recorded),
+# fenced by its claim token (a lease taken over is not written), and an attempt row for each
+# delivery that was. Returns the delivery ids written.
 _RECORD = f"""
 WITH proposed AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[],
         $6::bigint[]) AS p(id, token, state, attempts, next_at, started_at)
 ), kept AS (
     UPDATE deliveries AS d SET
-        state = CASE WHEN d.state <> 'pending' AND p.state <> 'succeeded'
-            THEN d.state ELSE p.state END,
-        next_attempt_at = CASE WHEN d.state <> 'pending' AND p.state <> 'succeeded'
-            THEN CASE WHEN d.state = 'paused' THEN p.started_at END
-            ELSE p.next_at END,
+        {queue_sql.recorded("d.state", "p.state", "p.next_at", "p.started_at")},
         attempts = p.attempts,
         claim_token = NULL,
         updated_at = $7
@@ -89,68 +94,48 @@ SELECT * FROM unnest({array_parameters(attempts, 8)}) AS a({column_names(attempt
 WHERE a.delivery_id IN (SELECT id FROM kept)
 RETURNING delivery_id
 """  # noqa: S608
-
-_CLEAR_FAILING = """
-UPDATE endpoints SET failing_since = NULL
-WHERE id = ANY($1::varchar[]) AND failing_since IS NOT NULL
-"""
-_START_FAILING = """
-UPDATE endpoints SET failing_since = $2
-WHERE id = ANY($1::varchar[]) AND failing_since IS NULL
-"""
+_AFTER_RECORDING = queue_sql.after_recording("= ANY($1::varchar[])", "$2")
 
 
-async def claim(
-    driver: asyncpg.Connection,
-    now_us: int,
-    lease_until_us: int,
-    token: str,
-    shares: ClaimShares,
-) -> list[Any]:
-    """Lease due deliveries under `token` as `shares` allows; rows as `CLAIM_AND_LOAD` labels
-    them."""
-    found: list[Any] = await driver.fetch(
-        CLAIM_AND_LOAD,
-        now_us,
-        shares.size,
-        lease_until_us,
-        token,
-        shares.excluded,
-        shares.window,
-        shares.room,
-        list(shares.rooms),
-        list(shares.rooms.values()),
-    )
-    return found
+class PostgresQueue(QueueBase):
+    """Claims and recordings on asyncpg; release and the next due time as QueueBase has them."""
+
+    async def _claim(
+        self, now_us: int, lease_until_us: int, token: str, shares: ClaimShares
+    ) -> list[asyncpg.Record]:
+        async with self._db.postgres_write(single_statement=True) as driver:
+            found: list[asyncpg.Record] = await driver.fetch(
+                CLAIM_AND_LOAD,
+                now_us,
+                shares.size,
+                lease_until_us,
+                token,
+                shares.excluded,
+                shares.window,
+                shares.room,
+                list(shares.rooms),
+                list(shares.rooms.values()),
+            )
+        return found
+
+    async def _record(self, records: Sequence[AttemptRecord], now_us: int) -> list[AttemptRecord]:
+        # One statement, its own transaction, unless endpoints' health or state may change.
+        alone = not any(failing_changes(records)) and not disabling(records)
+        async with self._db.postgres_write(single_statement=alone) as driver:
+            wanted = [proposed(r) for r in records]
+            found = await driver.fetch(
+                _RECORD,
+                *([p[name] for p in wanted] for name in _PROPOSED),
+                now_us,
+                *columns_of(attempts, [attempt_row(r) for r in records]),
+            )
+            kept = still_holding(records, (row["delivery_id"] for row in found))
+            if alone:
+                return kept
+            for (sql, takes_now), ids in zip(_AFTER_RECORDING, endpoint_changes(kept), strict=True):
+                if ids:
+                    await driver.execute(sql, sorted(ids), *([now_us] if takes_now else []))
+        return kept
 
 
-async def record(
-    driver: asyncpg.Connection,
-    proposed: Sequence[Mapping[str, Any]],
-    attempt_rows: Sequence[Mapping[str, Any]],
-    now_us: int,
-) -> set[str]:
-    """Write what `proposed` (b_id, b_token, b_state, b_attempts, b_next, b_started) says
-    where the claim still holds, with its attempt row; the delivery ids written."""
-    found = await driver.fetch(
-        _RECORD,
-        [p["b_id"] for p in proposed],
-        [p["b_token"] for p in proposed],
-        [p["b_state"] for p in proposed],
-        [p["b_attempts"] for p in proposed],
-        [p["b_next"] for p in proposed],
-        [p["b_started"] for p in proposed],
-        now_us,
-        *columns_of(attempts, attempt_rows),
-    )
-    return {row["delivery_id"] for row in found}
-
-
-async def track_failing(
-    driver: asyncpg.Connection, cleared: set[str], started: set[str], now_us: int
-) -> None:
-    """Clear the failing-since clock of endpoints that succeeded; start it for new failures."""
-    if cleared:
-        await driver.execute(_CLEAR_FAILING, sorted(cleared))
-    if started:
-        await driver.execute(_START_FAILING, sorted(started), now_us)
+_PROPOSED = ("id", "token", "state", "attempts", "next_at", "started_at")

@@ -59,6 +59,7 @@ class Deployment:
     workers: int = 0
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
+    ready_timeout: float = 60.0  # migrations on a big seeded database take longer
     processes: dict[str, Child] = field(default_factory=dict)
 
     @property
@@ -70,7 +71,7 @@ class Deployment:
         env = base_env(self.database_url, self.port, self.env)
         main = "serve" if self.kind == "serve" else "api"
         self._spawn(main, [HOOKPOST, main], env)
-        self.wait_ready()  # migrations ran: workers may start without racing them
+        self.wait_ready(self.ready_timeout)  # migrations ran: workers may start without racing them
         for index in range(self.workers if self.kind == "split" else 0):
             self._spawn(f"worker{index + 1}", [HOOKPOST, "worker"], env)
         time.sleep(1.0)  # let workers connect and start listening

@@ -82,6 +82,19 @@ class Deployment:
         log = self.folder / f"{self.name}-{role}.log"
         self.processes[role] = Child(argv, env, log, f"{self.name}-{role}")
 
+    def kill(self, role: str) -> int:
+        """SIGKILL one process (no shutdown at all, as a crash or the OOM killer would)."""
+        child = self.processes.pop(role)
+        child.proc.kill()
+        child.stop()
+        return child.pid
+
+    def respawn(self, role: str) -> int:
+        """Start a killed worker again with the same settings; returns its new pid."""
+        env = base_env(self.database_url, self.port, self.env)
+        self._spawn(role, [HOOKPOST, "worker"], env)
+        return self.processes[role].pid
+
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -28,9 +28,15 @@ class Style:
 
     keyed: bool = False
     inline: bool = False
+    retries: int = 0  # the SDK retries 5xx and lost connections, with the same key
 
     @property
     def name(self) -> str:
+        base = self._base_name
+        return f"{base}+retries" if self.retries else base
+
+    @property
+    def _base_name(self) -> str:
         if not (self.keyed or self.inline):
             return "plain"
         return "+".join(n for n, on in (("keyed", self.keyed), ("inline", self.inline)) if on)
@@ -49,16 +55,28 @@ class Api:
             timeout=aiohttp.ClientTimeout(total=60),
         )
 
-    async def post(self, path: str, body: bytes, *, keyed: bool = False) -> tuple[int, bytes]:
-        headers = {**self.headers, "idempotency-key": idempotency_key()} if keyed else self.headers
+    async def post(self, path: str, body: bytes, *, key: str | None = None) -> tuple[int, bytes]:
+        headers = self.headers if key is None else {**self.headers, "idempotency-key": key}
         async with self.session.post(self.base + path, data=body, headers=headers) as r:
             return r.status, await r.read()
 
     async def publish(self, app: str, index: int, style: Style) -> tuple[int, bytes]:
-        """`app` is the application's id, or its uid when `style.inline`."""
+        """`app` is the application's id, or its uid when `style.inline`. Retries (when the
+        style says so) resend the same body and key after 50, 100, 200 ms... as the SDK does."""
         inline = {"uid": app, "name": app} if style.inline else None
         body = publish_body(index, application=inline)
-        return await self.post(f"/api/v1/app/{app}/msg", body, keyed=style.keyed)
+        key = idempotency_key() if style.keyed else None
+        for attempt in range(style.retries + 1):
+            try:
+                status, answer = await self.post(f"/api/v1/app/{app}/msg", body, key=key)
+            except (aiohttp.ClientError, TimeoutError):
+                if attempt == style.retries:
+                    raise
+                status, answer = 599, b""
+            if status < 500 or attempt == style.retries:
+                return status, answer
+            await asyncio.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         await self.session.close()

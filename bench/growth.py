@@ -267,7 +267,7 @@ async def _pg_value(url: str, query: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    stores = [s for s in ("sqlite", "postgres") if s in args.stores.split(",")]
+    stores = [s for s in args.stores.split(",") if s in ("sqlite", "postgres")]
     for stale in remove_stale():
         say(f"removed a cluster left by a killed run: {stale}")
     procs.install_signal_cleanup()

@@ -35,6 +35,7 @@ from bench.receiver import Receiver
 from bench.stats import percentiles, steady_rate
 
 RESULTS = Path(__file__).resolve().parent / "results"
+KEYED = Style(keyed=True)  # a key but no inline application: tells the two costs apart
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class Run:
                 finally:
                     explain.switch(self.admin_dsn, False)
                 found["plans"] = explain.collect(self.cluster.log, offset)
+            keyed = self.client_app(deployment, f"{tag}-keyed")
+            found["keyed"] = self.paced(deployment, keyed, KEYED, self.plan.plain_seconds)
             plain = self.client_app(deployment, f"{tag}-plain")
             found["plain"] = self.paced(deployment, plain, PLAIN, self.plan.plain_seconds)
             found["burst"] = self.burst(deployment, client)
@@ -176,11 +179,13 @@ class Run:
         self, deployment: hp.Deployment, uid: str, style: Style, seconds: float
     ) -> dict[str, Any]:
         self.receiver.reset(f"/{uid}")
-        sent = self.publisher.paced(
-            deployment.url, hp.TOKEN, uid, self.plan.rate, seconds, 64, style=style
-        )
-        got = self.receiver.wait_for(sent["accepted"], timeout=120, stall=15)
+        with _meter(deployment) as cpu:
+            sent = self.publisher.paced(
+                deployment.url, hp.TOKEN, uid, self.plan.rate, seconds, 64, style=style
+            )
+            got = self.receiver.wait_for(sent["accepted"], timeout=120, stall=15)
         return {
+            **_cpu_per(cpu, sent["accepted"]),
             "style": style.name,
             "rate": self.plan.rate,
             "achieved_rate": round(sent["achieved_rate"], 1),
@@ -230,6 +235,22 @@ class Run:
     def close(self) -> None:
         self.publisher.stop()
         self.receiver.stop()
+
+
+def _meter(deployment: hp.Deployment) -> hp.CpuMeter:
+    url = deployment.database_url
+    return hp.CpuMeter(deployment.pids(), None if url.startswith("sqlite") else url.rsplit("/")[-1])
+
+
+def _cpu_per(cpu: hp.CpuMeter, published: int) -> dict[str, Any]:
+    """CPU milliseconds per published (and delivered) message: hookpost's processes, and
+    PostgreSQL's backends for this database; a machine busy with other work barely moves it."""
+    if not published:
+        return {}
+    found = {"hookpost_cpu_ms": cpu.hookpost_ms_per(published)}
+    if "postgres" in cpu.used:
+        found["postgres_cpu_ms"] = round(cpu.used["postgres"] * 1000 / published, 3)
+    return found
 
 
 def _load() -> list[float]:

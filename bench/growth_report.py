@@ -50,16 +50,20 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "Publishes as SDK users send them (*keyed+inline*: an `idempotency-key` on every "
         "request, the application inline in the body), paced at a fixed rate from one client "
-        "process; *plain* is the bare publish of `bench/run`, for comparison. Layout: "
+        "process; *keyed only* sends the key without the inline application, *plain* neither "
+        "(the bare publish of `bench/run`), for comparison. CPU per message: user + system "
+        "CPU of the hookpost process and of PostgreSQL's backends for the database during the "
+        "keyed+inline phase, per message published and delivered (other work on the machine "
+        "barely moves it, unlike latency). Layout: "
         "`hookpost serve` (one process). Delivery latency is publish request → receipt. "
         "Throughput: 64 concurrent clients (keyed+inline) for a few seconds. Drain: a held "
         "backlog made due at once. Load average (1 min) is given per row: compare rows run "
         "close together.",
         "",
         "| store | rows per table | code | publish p50 / p95 / p99 ms (keyed+inline) "
-        "| delivery p50 / p99 ms | publish p50 / p99 ms (plain) | publish throughput /s "
-        "| drain /s | load |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| delivery p50 / p99 ms | CPU ms per message, hookpost + PostgreSQL "
+        "| publish p50 / p99 ms, keyed only | plain | publish throughput /s | drain /s | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = results.get("rows", [])
     for row in rows:
@@ -68,6 +72,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {row['store']} | {_rows(row['rows'])} | {row['code']} "
             f"| {_ms(client.get('publish_ms'), 'p50', 'p95', 'p99')} "
             f"| {_ms(client.get('delivery_ms'), 'p50', 'p99')} "
+            f"| {_cpu(client)} "
+            f"| {_ms(row.get('keyed', {}).get('publish_ms'), 'p50', 'p99')} "
             f"| {_ms(plain.get('publish_ms'), 'p50', 'p99')} "
             f"| {row.get('burst', {}).get('rate', 0):,.0f} "
             f"| {row.get('drain', {}).get('rate', 0):,.0f} "
@@ -86,6 +92,15 @@ def markdown(results: dict[str, Any]) -> str:
         out += [f"- `{k}` = `{v}`" for k, v in cluster.get("settings", {}).items()]
     out += _plans(rows)
     return "\n".join(out) + "\n"
+
+
+def _cpu(phase: dict[str, Any]) -> str:
+    if "hookpost_cpu_ms" not in phase:
+        return "–"
+    text = f"{phase['hookpost_cpu_ms']:.2f}"
+    if "postgres_cpu_ms" in phase:
+        text += f" + {phase['postgres_cpu_ms']:.2f}"
+    return text
 
 
 def _machine(m: dict[str, Any]) -> str:
@@ -119,7 +134,7 @@ def _goal(rows: list[dict[str, Any]]) -> list[str]:
 
 def _problems(row: dict[str, Any]) -> list[str]:
     problems = []
-    for phase in ("client", "plain", "burst"):
+    for phase in ("client", "keyed", "plain", "burst"):
         figures = row.get(phase, {})
         if figures.get("delivered", 0) < figures.get("accepted", 0):
             problems.append(f"{phase}: {figures['delivered']} of {figures['accepted']} delivered")

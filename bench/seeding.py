@@ -70,6 +70,7 @@ def _buckets(shape: Shape) -> list[tuple[int, str, str, str]]:
     found = []
     for n in range(shape.buckets):
         at = end - step * (shape.buckets - n)
+        at = at.replace(microsecond=at.microsecond // 4000 * 4000)  # ids keep 4 ms steps
         prefixes = [
             ids.bound_id(prefix, at, upper=False)[: len(prefix) + _KEEP]
             for prefix in (ids.MESSAGE, ids.DELIVERY, ids.ATTEMPT)

@@ -314,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             for size in sizes:
                 run.measure_size(store, size)
                 results["rows"] = run.rows
+                results["seconds"] = round(time.monotonic() - started, 1)
+                results["uptime_after"] = _uptime()
                 growth_report.write(results, RESULTS, args.output)  # partial results kept
     finally:
         if run is not None:

@@ -37,7 +37,7 @@ def _rows(n: int) -> str:
 def markdown(results: dict[str, Any]) -> str:
     out = ["# Growth benchmark", ""]
     out += [
-        f"Started {results.get('started')}, {results.get('seconds', 0):.0f} s; code "
+        f"Started {results.get('started')}, {results.get('seconds') or 0:.0f} s; code "
         + ", ".join(
             f"`{label}` ({info.get('subject', '')[:70]})"
             for label, info in results.get("codes", {}).items()
@@ -47,6 +47,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"Machine: {_machine(results.get('machine', {}))}.",
         f"Load before: `{results.get('uptime_before', '')}`; after: "
         f"`{results.get('uptime_after', '')}`.",
+        *_merged(results),
         "",
         "Publishes as SDK users send them (*keyed+inline*: an `idempotency-key` on every "
         "request, the application inline in the body), paced at a fixed rate from one client "
@@ -92,6 +93,15 @@ def markdown(results: dict[str, Any]) -> str:
         out += [f"- `{k}` = `{v}`" for k, v in cluster.get("settings", {}).items()]
     out += _plans(rows)
     return "\n".join(out) + "\n"
+
+
+def _merged(results: dict[str, Any]) -> list[str]:
+    runs = results.get("merged_runs", [])[1:]
+    return [
+        f"Merged with the run started {run.get('started')} ({run.get('seconds') or 0:.0f} s; "
+        f"load before `{run.get('uptime_before')}`, after `{run.get('uptime_after')}`)."
+        for run in runs
+    ]
 
 
 def _cpu(phase: dict[str, Any]) -> str:
@@ -177,3 +187,35 @@ def _plans(rows: list[dict[str, Any]]) -> list[str]:
             out += [f"{name}, {found['duration_ms']} ms:", "", "```", plan, "```"]
             out.append("")
     return out
+
+
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """Several growth runs as one (rows in order; the first run's header, the others'
+    start, code and load kept under `merged_runs`)."""
+    runs = [orjson.loads(path.read_bytes()) for path in paths]
+    merged = dict(runs[0])
+    merged["rows"] = [row for run in runs for row in run.get("rows", [])]
+    merged["codes"] = {k: v for run in runs for k, v in run.get("codes", {}).items()}
+    merged["merged_runs"] = [
+        {k: run.get(k) for k in ("started", "seconds", "uptime_before", "uptime_after")}
+        for run in runs
+    ]
+    return merged
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.growth_report A.json B.json --output growth`: one report of both."""
+    import argparse  # noqa: PLC0415 - only for this entry point
+
+    parser = argparse.ArgumentParser(prog="bench.growth_report", description=main.__doc__)
+    parser.add_argument("results", nargs="+", type=Path)
+    parser.add_argument("--output", default="growth")
+    args = parser.parse_args(argv)
+    merged = merge(args.results)
+    as_json, as_md = write(merged, Path(__file__).resolve().parent / "results", args.output)
+    print(f"{as_json} and {as_md}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

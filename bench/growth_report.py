@@ -48,6 +48,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"Load before: `{results.get('uptime_before', '')}`; after: "
         f"`{results.get('uptime_after', '')}`.",
         *_merged(results),
+        *([results["note"]] if results.get("note") else []),
         "",
         "Publishes as SDK users send them (*keyed+inline*: an `idempotency-key` on every "
         "request, the application inline in the body), paced at a fixed rate from one client "

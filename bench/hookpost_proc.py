@@ -59,6 +59,7 @@ class Deployment:
     workers: int = 0
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
+    ready_timeout: float = 60.0  # migrations on a big seeded database take longer
     processes: dict[str, Child] = field(default_factory=dict)
 
     @property
@@ -70,7 +71,7 @@ class Deployment:
         env = base_env(self.database_url, self.port, self.env)
         main = "serve" if self.kind == "serve" else "api"
         self._spawn(main, [HOOKPOST, main], env)
-        self.wait_ready()  # migrations ran: workers may start without racing them
+        self.wait_ready(self.ready_timeout)  # migrations ran: workers may start without racing them
         for index in range(self.workers if self.kind == "split" else 0):
             self._spawn(f"worker{index + 1}", [HOOKPOST, "worker"], env)
         time.sleep(1.0)  # let workers connect and start listening
@@ -80,6 +81,19 @@ class Deployment:
     def _spawn(self, role: str, argv: list[str], env: dict[str, str]) -> None:
         log = self.folder / f"{self.name}-{role}.log"
         self.processes[role] = Child(argv, env, log, f"{self.name}-{role}")
+
+    def kill(self, role: str) -> int:
+        """SIGKILL one process (no shutdown at all, as a crash or the OOM killer would)."""
+        child = self.processes.pop(role)
+        child.proc.kill()
+        child.stop()
+        return child.pid
+
+    def respawn(self, role: str) -> int:
+        """Start a killed worker again with the same settings; returns its new pid."""
+        env = base_env(self.database_url, self.port, self.env)
+        self._spawn(role, [HOOKPOST, "worker"], env)
+        return self.processes[role].pid
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from array import array
 from collections import Counter
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -15,7 +17,33 @@ import orjson
 
 from bench.procs import Remote, answer
 from bench.stats import percentiles
-from bench.wire import publish_body
+from bench.wire import idempotency_key, publish_body
+
+
+@dataclass(frozen=True)
+class Style:
+    """How requests look: `keyed` sends an `idempotency-key` on every publish (as the svix
+    SDK does); `inline` puts the application (`{"uid", "name"}`) in every body, so the API
+    creates it on first use. `Style()` is the older bare publish, kept for comparison."""
+
+    keyed: bool = False
+    inline: bool = False
+    retries: int = 0  # the SDK retries 5xx and lost connections, with the same key
+
+    @property
+    def name(self) -> str:
+        base = self._base_name
+        return f"{base}+retries" if self.retries else base
+
+    @property
+    def _base_name(self) -> str:
+        if not (self.keyed or self.inline):
+            return "plain"
+        return "+".join(n for n, on in (("keyed", self.keyed), ("inline", self.inline)) if on)
+
+
+CLIENT = Style(keyed=True, inline=True)  # what an SDK user sends: the default for figures
+PLAIN = Style()
 
 
 class Api:
@@ -27,9 +55,28 @@ class Api:
             timeout=aiohttp.ClientTimeout(total=60),
         )
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        async with self.session.post(self.base + path, data=body, headers=self.headers) as r:
+    async def post(self, path: str, body: bytes, *, key: str | None = None) -> tuple[int, bytes]:
+        headers = self.headers if key is None else {**self.headers, "idempotency-key": key}
+        async with self.session.post(self.base + path, data=body, headers=headers) as r:
             return r.status, await r.read()
+
+    async def publish(self, app: str, index: int, style: Style) -> tuple[int, bytes]:
+        """`app` is the application's id, or its uid when `style.inline`. Retries (when the
+        style says so) resend the same body and key after 50, 100, 200 ms... as the SDK does."""
+        inline = {"uid": app, "name": app} if style.inline else None
+        body = publish_body(index, application=inline)
+        key = idempotency_key() if style.keyed else None
+        for attempt in range(style.retries + 1):
+            try:
+                status, answer = await self.post(f"/api/v1/app/{app}/msg", body, key=key)
+            except (aiohttp.ClientError, TimeoutError):
+                if attempt == style.retries:
+                    raise
+                status, answer = 599, b""
+            if status < 500 or attempt == style.retries:
+                return status, answer
+            await asyncio.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         await self.session.close()
@@ -67,7 +114,13 @@ async def create_endpoints(base: str, token: str, app: str, urls: list[str]) -> 
 
 
 async def burst(
-    base: str, token: str, app: str, count: int, concurrency: int, seconds: float | None
+    base: str,
+    token: str,
+    app: str,
+    count: int,
+    concurrency: int,
+    seconds: float | None,
+    style: Style = PLAIN,
 ) -> dict[str, Any]:
     """Publish up to `count` messages (for at most `seconds`) from `concurrency` clients as
     fast as the API accepts them."""
@@ -75,7 +128,6 @@ async def burst(
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
     remaining = iter(range(count))
-    path = f"/api/v1/app/{app}/msg"
     per_second: Counter[int] = Counter()
     first, started = time.time(), time.perf_counter()
     deadline = None if seconds is None else started + seconds
@@ -85,7 +137,7 @@ async def burst(
             if deadline is not None and time.perf_counter() > deadline:
                 return
             sent = time.perf_counter()
-            status, _ = await api.post(path, publish_body(index))
+            status, _ = await api.publish(app, index, style)
             done = time.perf_counter()
             latencies.append(done - sent)
             statuses[status] += 1
@@ -111,30 +163,53 @@ async def burst(
 
 
 async def paced(
-    base: str, token: str, app: str, rate: float, seconds: float, max_in_flight: int
+    base: str,
+    token: str,
+    app: str | list[str],
+    rate: float,
+    seconds: float,
+    max_in_flight: int,
+    style: Style = PLAIN,
+    record: bool = False,
 ) -> dict[str, Any]:
-    """Publish at `rate` messages/s for `seconds`, each on its own schedule slot."""
+    """Publish at `rate` messages/s for `seconds`, each on its own schedule slot, to `app`
+    (or round-robin over a list of them). `record` also returns every publish's send time and
+    latency (`samples`: pairs of doubles) and the id of every acknowledged message by app."""
+    apps = [app] if isinstance(app, str) else list(app)
     api = Api(base, token, max_in_flight)
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
+    samples = array("d")
+    acked: dict[str, list[str]] = {a: [] for a in apps}
     slots = asyncio.Semaphore(max_in_flight)
-    path = f"/api/v1/app/{app}/msg"
     count = int(rate * seconds)
     late = 0
 
     async def one(index: int) -> None:
+        target = apps[index % len(apps)]
         try:
-            started = time.perf_counter()
-            status, _ = await api.post(path, publish_body(index))
-            latencies.append(time.perf_counter() - started)
+            sent, started = time.time(), time.perf_counter()
+            try:
+                status, body = await api.publish(target, index, style)
+            except (aiohttp.ClientError, TimeoutError):
+                status, body = 599, b""  # no answer: not acknowledged
+            latency = time.perf_counter() - started
+            latencies.append(latency)
             statuses[status] += 1
+            if record:
+                samples.extend((sent, latency))
+                if status == 202:
+                    acked[target].append(orjson.loads(body)["id"])
         finally:
             slots.release()
 
     tasks = []
     try:
         start = time.perf_counter()
+        cutoff = start + seconds * 1.5 + 5  # an API that cannot keep up ends the phase
         for index in range(count):
+            if time.perf_counter() > cutoff:
+                break
             due = start + index / rate
             delay = due - time.perf_counter()
             if delay > 0:
@@ -147,15 +222,20 @@ async def paced(
         elapsed = time.perf_counter() - start
     finally:
         await api.close()
-    return {
-        "sent": count,
+    found: dict[str, Any] = {
+        "sent": len(tasks),
         "accepted": statuses.get(202, 0),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "target_rate": rate,
-        "achieved_rate": count / elapsed,
+        "achieved_rate": len(tasks) / elapsed,
         "late_sends": late,
+        "style": style.name,
         "api_latency_ms": percentiles([x * 1000 for x in latencies]),
     }
+    if record:
+        found["samples"] = samples.tobytes()
+        found["acked"] = acked
+    return found
 
 
 def _main(conn: Connection) -> None:
@@ -199,6 +279,7 @@ class Publisher:
         *,
         seconds: float | None = None,
         concurrency: int = 64,
+        style: Style = PLAIN,
     ) -> Any:
         return self.remote.call(
             "burst",
@@ -208,19 +289,32 @@ class Publisher:
             count=count,
             concurrency=concurrency,
             seconds=seconds,
+            style=style,
         )
 
     def paced(
-        self, base: str, token: str, app: str, rate: float, seconds: float, max_in_flight: int = 256
+        self,
+        base: str,
+        token: str,
+        app: str | list[str],
+        rate: float,
+        seconds: float,
+        max_in_flight: int = 256,
+        *,
+        style: Style = PLAIN,
+        record: bool = False,
     ) -> Any:
         return self.remote.call(
             "paced",
+            deadline=seconds * 2 + 300,
             base=base,
             token=token,
             app=app,
             rate=rate,
             seconds=seconds,
             max_in_flight=max_in_flight,
+            style=style,
+            record=record,
         )
 
     def stop(self) -> None:

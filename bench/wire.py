@@ -5,6 +5,7 @@ signed headers hookpost sends (so the ceilings do the same work per request).
 from __future__ import annotations
 
 import time
+import uuid
 
 import orjson
 
@@ -23,9 +24,23 @@ def payload_bytes(index: int, size: int = PAYLOAD_BYTES) -> bytes:
     return orjson.dumps(payload(index, size))
 
 
-def publish_body(index: int, event_type: str = "bench.event", size: int = PAYLOAD_BYTES) -> bytes:
-    """The JSON body of `POST /api/v1/app/{app}/msg`."""
-    return orjson.dumps({"eventType": event_type, "payload": payload(index, size)})
+def publish_body(
+    index: int,
+    event_type: str = "bench.event",
+    size: int = PAYLOAD_BYTES,
+    application: dict[str, str] | None = None,
+) -> bytes:
+    """The JSON body of `POST /api/v1/app/{app}/msg`; with `application` (`{"uid", "name"}`)
+    inline, as clients do that create their applications on first publish."""
+    body: dict[str, object] = {"eventType": event_type, "payload": payload(index, size)}
+    if application is not None:
+        body["application"] = application
+    return orjson.dumps(body)
+
+
+def idempotency_key() -> str:
+    """A fresh key per request, as the svix SDK sends on every POST (`auto_` + a UUID4)."""
+    return f"auto_{uuid.uuid4()}"
 
 
 def webhook_headers(msg_id: str, timestamp: int, signature: str) -> dict[str, str]:

@@ -10,14 +10,32 @@ from svix.api import AppPortalAccessIn, EndpointIn, EndpointPatch, EndpointSecre
 from svix.exceptions import HttpError
 
 from hookpost.api.portal_scope import ALLOWED
-from hookpost.api.routes import applications, attempts, endpoints, event_types, messages
+from hookpost.api.routes import (
+    applications,
+    attempts,
+    catalog_import,
+    endpoints,
+    event_types,
+    messages,
+    poller,
+    stream,
+)
 from tests.support.live import Live, live_server
 from tests.support.portal import add_endpoint, new_app
 
 live = live_server()
 ROUTES = [
     (method, route.path)
-    for module in (applications, endpoints, messages, attempts, event_types)
+    for module in (
+        applications,
+        endpoints,
+        messages,
+        attempts,
+        event_types,
+        poller,
+        stream,
+        catalog_import,
+    )
     for route in module.router.routes
     if isinstance(route, APIRoute)
     for method in route.methods
@@ -98,6 +116,8 @@ def test_every_route_refuses_another_application(live: Live) -> None:
             endpoint_id=their_endpoint,
             msg_id="msg_x",
             attempt_id="atmpt_x",
+            sink_id=their_endpoint,
+            consumer_id="c",
         )
         response = http.request(method, url, json={})
         assert response.status_code in (401, 403), (method, path, response.status_code)
@@ -111,7 +131,22 @@ def test_routes_outside_the_table_are_refused_even_for_its_own_app(
     uid = new_app(live)
     http = live.http(token(live, uid))
     url = path.format(
-        app_id=uid, endpoint_id="ep_x", msg_id="msg_x", attempt_id="atmpt_x", event_type_name="x.y"
+        app_id=uid,
+        endpoint_id="ep_x",
+        msg_id="msg_x",
+        attempt_id="atmpt_x",
+        event_type_name="x.y",
+        sink_id="ep_x",
+        consumer_id="c",
     )
     response = http.request(method, url, json={"name": "x", "description": "x"})
     assert response.status_code in (401, 403), response.text
+
+
+def test_its_own_application_s_live_stream_and_no_other(live: Live) -> None:
+    mine, theirs = new_app(live), new_app(live)
+    http = live.http(token(live, mine))
+    with http.stream("GET", f"/api/v1/app/{mine}/stream") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+    assert http.get(f"/api/v1/app/{theirs}/stream").status_code in (401, 403)

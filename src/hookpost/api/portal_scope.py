@@ -49,6 +49,7 @@ ALLOWED: dict[tuple[str, str], Capability] = {
     ("GET", f"{_APP}/msg/{{msg_id}}/attempt/{{attempt_id}}"): _V,
     ("GET", f"{_APP}/attempt/endpoint/{{endpoint_id}}"): _V,
     ("GET", f"{_APP}/attempt/msg/{{msg_id}}"): _V,
+    ("GET", f"{_APP}/stream"): _V,  # the live stream of its own messages (hookpost's own)
 }
 
 

@@ -169,7 +169,15 @@ class StuckUvloop(_StuckPool, uvloop.Loop):
 def _deliver_on(loop_factory: Any, url: str, dns: DnsServer) -> ErrorClass | None:
     async def send() -> ErrorClass | None:
         names = NameResolver([dns.address], timeout=1)
-        sender = Sender(LOOPBACK, SenderLimits(request_timeout=2, connect_timeout=1), lookup=names)
+        limits = SenderLimits(
+            request_timeout=2,
+            connect_timeout=1,
+            max_response_bytes=64 * 1024,
+            stored_response_bytes=20_000,
+            max_connections=64,
+            https_only=False,
+        )
+        sender = Sender(LOOPBACK, limits, lookup=names)
         try:
             outcome = await sender.send("POST", url, {}, b"{}", datetime.now(UTC))
         finally:

@@ -26,6 +26,9 @@ DOCUMENTED_ROW = re.compile(r"^\| `(HOOKPOST_[A-Z_]+)`[^|]*\| ([^|]+) \|", re.MU
 MENTIONED = re.compile(r"\bHOOKPOST_[A-Z][A-Z_]*[A-Z]\b")
 # Variables of the test and benchmark harness, not of hookpost.
 HARNESS = {"HOOKPOST_TEST_POSTGRES", "HOOKPOST_TEST_REQUIRE_POSTGRES"}
+# Read by the remote CLI (hookpost.remote.connection) on a developer's machine, not a server
+# setting: where the API is and which config file to read (HOOKPOST_API_TOKEN is both).
+CLIENT = {"HOOKPOST_SERVER_URL", "HOOKPOST_CLI_CONFIG"}
 
 # One value other than the default for every variable, and the field value it must give.
 SAMPLES: dict[str, tuple[str, str, object]] = {
@@ -125,11 +128,16 @@ def test_every_variable_is_documented_with_its_default() -> None:
     assert documented == declared
 
 
+def test_the_client_variables_are_the_ones_the_remote_cli_reads() -> None:
+    source = (ROOT / "src/hookpost/remote/connection.py").read_text()
+    assert set(MENTIONED.findall(source)) == CLIENT | {"HOOKPOST_API_TOKEN"}
+
+
 def test_nothing_documented_anywhere_is_a_variable_that_does_not_exist() -> None:
     declared = {variable.env for _, variable in variables()}
     documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     for document in documents:
-        unknown = set(MENTIONED.findall(document.read_text())) - declared - HARNESS
+        unknown = set(MENTIONED.findall(document.read_text())) - declared - HARNESS - CLIENT
         assert not unknown, f"{document.name} names variables hookpost does not read: {unknown}"
 
 

@@ -63,6 +63,7 @@ def number_in(body: bytes) -> int:
     return int(json.loads(body)["n"])
 
 
+@pytest.mark.slow
 def test_sigkill_with_a_thousand_in_flight_loses_nothing(
     empty_database_url: str, receiver: Receiver, tmp_path: Path
 ) -> None:
@@ -97,6 +98,7 @@ def test_sigkill_with_a_thousand_in_flight_loses_nothing(
             process.kill()
 
 
+@pytest.mark.slow
 def test_two_workers_on_postgres_deliver_each_message_exactly_once(
     receiver: Receiver, tmp_path: Path
 ) -> None:

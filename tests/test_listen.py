@@ -82,6 +82,7 @@ def restart_on_same_port(old: ServerProcess) -> ServerProcess:
     return again.start()
 
 
+@pytest.mark.slow
 def test_listen_forwards_resigned_across_a_server_crash(
     listen_server: ServerProcess, receiver: Receiver
 ) -> None:

@@ -25,7 +25,7 @@ CONFIGURATION = ROOT / "docs" / "configuration.md"
 DOCUMENTED_ROW = re.compile(r"^\| `(HOOKPOST_[A-Z_]+)`[^|]*\| ([^|]+) \|", re.MULTILINE)
 MENTIONED = re.compile(r"\bHOOKPOST_[A-Z][A-Z_]*[A-Z]\b")
 # Variables of the test and benchmark harness, not of hookpost.
-HARNESS = {"HOOKPOST_TEST_POSTGRES", "HOOKPOST_TEST_REQUIRE_POSTGRES"}
+HARNESS = {"HOOKPOST_TEST_POSTGRES", "HOOKPOST_TEST_REQUIRE_POSTGRES", "HOOKPOST_TEST_SLOW"}
 # Read by the remote CLI (hookpost.remote.connection) on a developer's machine, not a server
 # setting: where the API is and which config file to read (HOOKPOST_API_TOKEN is both).
 CLIENT = {"HOOKPOST_SERVER_URL", "HOOKPOST_CLI_CONFIG"}

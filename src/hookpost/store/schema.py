@@ -145,6 +145,14 @@ deliveries = sa.Table(
         postgresql_where=sa.text(f"state = {PENDING}"),  # the claim's condition
         sqlite_where=sa.text(f"state = {PENDING}"),
     ),
+    # Pending deliveries by endpoint, earliest due first: the claim's walk over endpoints.
+    sa.Index(
+        "ix_deliveries_endpoint_due",
+        "endpoint_id",
+        "next_attempt_at",
+        postgresql_where=sa.text(f"state = {PENDING}"),
+        sqlite_where=sa.text(f"state = {PENDING}"),
+    ),
     # Leased deliveries by claim token: loading a claim and fencing its results.
     sa.Index(
         "ix_deliveries_claim",

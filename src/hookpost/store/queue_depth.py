@@ -1,0 +1,66 @@
+"""How many deliveries wait in the database, for the metrics: ready, scheduled, in flight.
+
+Read at scrape time, so each count walks one partial index and stops at a cap: its cost is
+bounded however large the backlog grows (docs/operations.md, Metrics; plans checked in
+tests/test_metrics_queries.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from hookpost.core.telemetry import QueueDepth
+from hookpost.store import rows
+from hookpost.store.database import Database
+from hookpost.store.queue_sql import PENDING
+
+COUNT_CAP = 100_000
+
+# Due now, or leased with the lease run out (a claim takes those too): the front of
+# ix_deliveries_due, as the claim reads it. `state` is a literal so that both planners see
+# the partial index's condition.
+READY = sa.text(
+    f"""SELECT count(*) FROM (SELECT 1 FROM deliveries
+    WHERE state = {PENDING} AND next_attempt_at <= :now LIMIT :cap) AS d"""  # noqa: S608
+)
+# Waiting for a later retry or turn: the rest of ix_deliveries_due, less the leased rows
+# (a lease is kept in next_attempt_at too), which the cap bounds as well.
+SCHEDULED = sa.text(
+    f"""SELECT count(*) FROM (SELECT 1 FROM deliveries
+    WHERE state = {PENDING} AND next_attempt_at > :now AND claim_token IS NULL
+    LIMIT :cap) AS d"""  # noqa: S608
+)
+# Leased and not yet run out: ix_deliveries_claim, small by nature (the workers' slots). No
+# condition on the state, or PostgreSQL's planner may prefer ix_deliveries_due and walk every
+# scheduled retry; a lease is cleared when its attempt is recorded, whatever the state.
+IN_FLIGHT = sa.text(
+    "SELECT count(*) FROM (SELECT 1 FROM deliveries"
+    " WHERE claim_token IS NOT NULL AND next_attempt_at > :now LIMIT :cap) AS d"
+)
+# The first entry of ix_deliveries_due: when it is due (or its lease ends).
+EARLIEST = sa.text(f"SELECT min(next_attempt_at) FROM deliveries WHERE state = {PENDING}")  # noqa: S608
+
+
+class QueueDepthReader:
+    """Counts the deliveries waiting, in one read transaction."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime], cap: int = COUNT_CAP) -> None:
+        self._db = db
+        self._clock = clock
+        self.cap = cap
+
+    async def read(self) -> QueueDepth:
+        now = self._clock()
+        params = {"now": rows.to_us(now), "cap": self.cap}
+        async with self._db.read() as conn:
+            ready = int(await conn.scalar(READY, params))
+            scheduled = int(await conn.scalar(SCHEDULED, params))
+            in_flight = int(await conn.scalar(IN_FLIGHT, params))
+            earliest = await conn.scalar(EARLIEST)
+        oldest = 0.0
+        if ready and earliest is not None:
+            oldest = max(0.0, (now - rows.from_us(earliest)).total_seconds())
+        return QueueDepth(ready, scheduled, in_flight, oldest, self.cap)

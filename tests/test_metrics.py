@@ -8,6 +8,8 @@ Messages whose payload says "fail" get 500 from the receiver, the others 200.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,7 +175,7 @@ def test_api_and_workers_on_postgres_add_up(tmp_path: Path, receiver: Receiver) 
         each = eventually(summed, what="the workers' attempts adding up")
         successes = sum(
             value(s, "hookpost_attempts_total", outcome="success", error_class="none") for s in each
-        )  # noqa: E501
+        )
         failures = sum(
             value(s, "hookpost_attempts_total", outcome="failure", error_class="http_status")
             for s in each
@@ -220,17 +222,13 @@ def test_a_worker_whose_metrics_port_is_taken_says_so(tmp_path: Path) -> None:
         assert "Traceback" not in logs
 
 
-class _held_port:  # noqa: N801 - used as a context manager
-    def __enter__(self) -> int:
-        import socket
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        return int(self.sock.getsockname()[1])
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.close()
+@contextlib.contextmanager
+def _held_port() -> Iterator[int]:
+    """A port something else listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
 
 
 def _answers(url: str) -> bool:

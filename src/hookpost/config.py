@@ -80,8 +80,8 @@ class MetricsSettings:
         "HOOKPOST_METRICS",
         parse_bool,
         "true",
-        "serve Prometheus metrics at `/metrics`: on the API's port in `serve` and `api`, "
-        "and on HOOKPOST_METRICS_PORT when that is set (the only way a `worker` serves them). "
+        "serve Prometheus metrics at `/metrics`: on HOOKPOST_METRICS_PORT when that is set, "
+        "otherwise on the API's port (`serve`, `api`; a `worker` has none). "
         "See [operations.md](operations.md#metrics)",
     )
     metrics_token: str | None = setting(

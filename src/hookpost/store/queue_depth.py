@@ -21,17 +21,19 @@ COUNT_CAP = 100_000
 
 # Due now, or leased with the lease run out (a claim takes those too): the front of
 # ix_deliveries_due, as the claim reads it. `state` is a literal so that both planners see
-# the partial index's condition.
+# the partial index's condition; the ORDER BY keeps PostgreSQL on an index scan in index
+# order, which the LIMIT stops (a bitmap scan would read every matching entry first).
 READY = sa.text(
     f"""SELECT count(*) FROM (SELECT 1 FROM deliveries
-    WHERE state = {PENDING} AND next_attempt_at <= :now LIMIT :cap) AS d"""  # noqa: S608
+    WHERE state = {PENDING} AND next_attempt_at <= :now
+    ORDER BY next_attempt_at LIMIT :cap) AS d"""  # noqa: S608
 )
 # Waiting for a later retry or turn: the rest of ix_deliveries_due, less the leased rows
 # (a lease is kept in next_attempt_at too), which the cap bounds as well.
 SCHEDULED = sa.text(
     f"""SELECT count(*) FROM (SELECT 1 FROM deliveries
     WHERE state = {PENDING} AND next_attempt_at > :now AND claim_token IS NULL
-    LIMIT :cap) AS d"""  # noqa: S608
+    ORDER BY next_attempt_at LIMIT :cap) AS d"""  # noqa: S608
 )
 # Leased and not yet run out: ix_deliveries_claim, small by nature (the workers' slots). No
 # condition on the state, or PostgreSQL's planner may prefer ix_deliveries_due and walk every

@@ -219,19 +219,21 @@ class Metrics:
     # -- AttemptObserver --------------------------------------------------------------------
     def attempts_recorded(self, records: Sequence[AttemptRecord]) -> None:
         children = self._attempt_children
+        counted: dict[tuple[bool, str | None], int] = {}
         for record in records:
             outcome = record.outcome
             key = (outcome.succeeded, outcome.error_class)
             bound = children.get(key)
             if bound is None:
                 bound = children[key] = self._bind_attempt(*key)
-            counter, duration = bound
-            counter.inc()
-            duration.observe(outcome.duration_ms / 1000)
+            counted[key] = counted.get(key, 0) + 1
+            bound[1].observe(outcome.duration_ms / 1000)
             claim = record.claim
             if claim.attempts == 0 and claim.trigger is TriggerType.SCHEDULED:
                 waited = (record.started_at - claim.message.created_at).total_seconds()
                 self._latency.observe(max(waited, 0.0))
+        for key, count in counted.items():  # one increment per kind of outcome in the batch
+            children[key][0].inc(count)
 
     def _bind_attempt(self, succeeded: bool, error_class: str | None) -> tuple[Any, Any]:
         outcome = "success" if succeeded else "failure"

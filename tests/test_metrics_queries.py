@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from hookpost.store import migrate
 from hookpost.store.database import Database
-from hookpost.store.queue_depth import EARLIEST, IN_FLIGHT, READY, SCHEDULED, QueueDepthReader
+from hookpost.store.queue_depth import EARLIEST, IN_FLIGHT, NOT_DUE, READY, QueueDepthReader
 from tests.support import databases
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -29,6 +29,7 @@ EXPIRED_ROWS = 7  # leased, with the lease run out: a claim takes them, so they 
 SCHEDULED_ROWS = 90
 IN_FLIGHT_ROWS = 13
 PAUSED_ROWS = 11
+PAUSED_IN_FLIGHT_ROWS = 3  # their endpoint was disabled while their attempts ran
 FINISHED_ROWS = 20_000  # succeeded and failed: far past where the planner prefers an index
 
 
@@ -42,6 +43,7 @@ async def _seed(url: str) -> None:
         (SCHEDULED_ROWS, "pending", f"{now} + i * 1000000", "NULL"),
         (IN_FLIGHT_ROWS, "pending", f"{now} + 30000000", "'leased'"),
         (PAUSED_ROWS, "paused", f"{now} - 1000000", "NULL"),
+        (PAUSED_IN_FLIGHT_ROWS, "paused", f"{now} + 30000000", "'leased'"),
         (FINISHED_ROWS // 2, "succeeded", "NULL", "NULL"),
         (FINISHED_ROWS // 2, "failed", "NULL", "NULL"),
     ]
@@ -129,7 +131,7 @@ async def test_counts_each_state_of_the_queue(database: Database) -> None:
     depth = await QueueDepthReader(database, lambda: NOW).read()
     assert depth.ready == READY_ROWS + EXPIRED_ROWS
     assert depth.scheduled == SCHEDULED_ROWS
-    assert depth.in_flight == IN_FLIGHT_ROWS
+    assert depth.in_flight == IN_FLIGHT_ROWS + PAUSED_IN_FLIGHT_ROWS
     assert depth.oldest_ready_seconds == pytest.approx(READY_ROWS, abs=0.01)
 
 
@@ -143,7 +145,8 @@ async def test_the_counts_follow_the_clock(database: Database) -> None:
 
 async def test_counts_stop_at_the_cap(database: Database) -> None:
     depth = await QueueDepthReader(database, lambda: NOW, cap=50).read()
-    assert (depth.ready, depth.scheduled, depth.in_flight) == (50, 50, IN_FLIGHT_ROWS)
+    in_flight = IN_FLIGHT_ROWS + PAUSED_IN_FLIGHT_ROWS
+    assert (depth.ready, depth.scheduled, depth.in_flight) == (50, 50, in_flight)
     assert depth.cap == 50
 
 
@@ -151,8 +154,8 @@ async def test_the_gauges_walk_partial_indexes_only(seeded_url: str) -> None:
     """No scan of deliveries, whatever is in it: each count walks ix_deliveries_due or
     ix_deliveries_claim (whose rows are the pending or leased ones only), in a way the cap
     stops."""
-    queries = {"ready": READY, "scheduled": SCHEDULED, "in_flight": IN_FLIGHT, "min": EARLIEST}
-    params = {"now": NOW_US, "cap": 100_000}
+    queries = {"ready": READY, "not_due": NOT_DUE, "in_flight": IN_FLIGHT, "min": EARLIEST}
+    params = {"now": NOW_US, "cap": 100_000, "limit": 100_000}
     used: dict[str, set[str]] = {}
     if seeded_url.startswith("sqlite"):
         raw = sqlite3.connect(seeded_url.removeprefix("sqlite:///"))
@@ -168,6 +171,7 @@ async def test_the_gauges_walk_partial_indexes_only(seeded_url: str) -> None:
         try:
             for name, query in queries.items():
                 sql = query.text.replace(":now", "$1").replace(":cap", "$2")
+                sql = sql.replace(":limit", "$2")
                 args = [NOW_US, 100_000] if "$1" in sql else []
                 plan = json.loads(await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args))
                 nodes = list(_nodes(plan[0]["Plan"]))
@@ -180,7 +184,7 @@ async def test_the_gauges_walk_partial_indexes_only(seeded_url: str) -> None:
             await conn.close()
     assert used == {
         "ready": {"ix_deliveries_due"},
-        "scheduled": {"ix_deliveries_due"},
+        "not_due": {"ix_deliveries_due"},
         "in_flight": {"ix_deliveries_claim"},
         "min": {"ix_deliveries_due"},
     }
@@ -195,7 +199,6 @@ def _nodes(plan: dict[str, Any]) -> Any:
 def test_the_statements_name_the_pending_state_literally() -> None:
     """A bound parameter for the state would hide the partial index from SQLite's planner
     (and from PostgreSQL's generic plans)."""
-    for query in (READY, SCHEDULED, EARLIEST):
+    for query in (READY, NOT_DUE, IN_FLIGHT, EARLIEST):
         assert "state = 'pending'" in str(query)
-    for query in (READY, SCHEDULED, IN_FLIGHT, EARLIEST):
         assert ":state" not in str(sa.text(str(query)))

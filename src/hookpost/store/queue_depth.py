@@ -28,19 +28,23 @@ READY = sa.text(
     WHERE state = {PENDING} AND next_attempt_at <= :now
     ORDER BY next_attempt_at LIMIT :cap) AS d"""  # noqa: S608
 )
-# Waiting for a later retry or turn: the rest of ix_deliveries_due, less the leased rows
-# (a lease is kept in next_attempt_at too), which the cap bounds as well.
-SCHEDULED = sa.text(
+# Pending and not due: scheduled retries and turns, and the leased rows (a lease is kept in
+# next_attempt_at too), which IN_FLIGHT counts and the reader subtracts. Without a condition
+# on claim_token the index alone answers (no heap fetch per row where the visibility map
+# allows).
+NOT_DUE = sa.text(
     f"""SELECT count(*) FROM (SELECT 1 FROM deliveries
-    WHERE state = {PENDING} AND next_attempt_at > :now AND claim_token IS NULL
-    ORDER BY next_attempt_at LIMIT :cap) AS d"""  # noqa: S608
+    WHERE state = {PENDING} AND next_attempt_at > :now
+    ORDER BY next_attempt_at LIMIT :limit) AS d"""  # noqa: S608
 )
-# Leased and not yet run out: ix_deliveries_claim, small by nature (the workers' slots). No
-# condition on the state, or PostgreSQL's planner may prefer ix_deliveries_due and walk every
-# scheduled retry; a lease is cleared when its attempt is recorded, whatever the state.
+# Leased and not yet run out: ix_deliveries_claim, small by nature (the workers' slots); of
+# them, the pending ones (a delivery paused or canceled mid-flight keeps its lease until its
+# attempt is recorded). No condition on the state in the WHERE clause, or PostgreSQL's
+# planner may prefer ix_deliveries_due and walk every scheduled retry.
 IN_FLIGHT = sa.text(
-    "SELECT count(*) FROM (SELECT 1 FROM deliveries"
-    " WHERE claim_token IS NOT NULL AND next_attempt_at > :now LIMIT :cap) AS d"
+    f"""SELECT count(*), coalesce(sum(CASE WHEN state = {PENDING} THEN 1 ELSE 0 END), 0)
+    FROM (SELECT state FROM deliveries
+        WHERE claim_token IS NOT NULL AND next_attempt_at > :now LIMIT :cap) AS d"""  # noqa: S608
 )
 # The first entry of ix_deliveries_due: when it is due (or its lease ends).
 EARLIEST = sa.text(f"SELECT min(next_attempt_at) FROM deliveries WHERE state = {PENDING}")  # noqa: S608
@@ -59,9 +63,10 @@ class QueueDepthReader:
         params = {"now": rows.to_us(now), "cap": self.cap}
         async with self._db.read() as conn:
             ready = int(await conn.scalar(READY, params))
-            scheduled = int(await conn.scalar(SCHEDULED, params))
-            in_flight = int(await conn.scalar(IN_FLIGHT, params))
+            in_flight, leased = (int(n) for n in (await conn.execute(IN_FLIGHT, params)).one())
+            not_due = int(await conn.scalar(NOT_DUE, {**params, "limit": self.cap + leased}))
             earliest = await conn.scalar(EARLIEST)
+        scheduled = min(self.cap, max(0, not_due - leased))
         oldest = 0.0
         if ready and earliest is not None:
             oldest = max(0.0, (now - rows.from_us(earliest)).total_seconds())

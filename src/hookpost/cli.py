@@ -117,15 +117,23 @@ def _http_server(runtime: Runtime) -> uvicorn.Server:
 
 
 class _MetricsServer(uvicorn.Server):
-    """The server of HOOKPOST_METRICS_PORT: stopped with the process, never by a signal of
-    its own (the API's server and the worker's drain own SIGTERM)."""
+    """The server of HOOKPOST_METRICS_PORT, on a socket bound beforehand (so a taken port is
+    a configuration error, not a traceback). It is stopped with the process, never by a
+    signal of its own: the API's server and the worker's drain own SIGTERM."""
+
+    def __init__(self, config: uvicorn.Config, listener: socket.socket) -> None:
+        super().__init__(config)
+        self.listener = listener
+
+    def start(self) -> asyncio.Task[None]:
+        return asyncio.create_task(self.serve(sockets=[self.listener]))
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
 
-def _metrics_server(runtime: Runtime) -> tuple[uvicorn.Server, socket.socket] | None:
+def _metrics_server(runtime: Runtime) -> _MetricsServer | None:
     app = runtime.metrics_app()
     settings = runtime.settings
     if app is None or settings.metrics_port is None:
@@ -147,7 +155,7 @@ def _metrics_server(runtime: Runtime) -> tuple[uvicorn.Server, socket.socket] | 
         lifespan="off",
         http=runtime.http_protocol(),
     )
-    return _MetricsServer(config), listener
+    return _MetricsServer(config, listener)
 
 
 async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> None:
@@ -161,9 +169,7 @@ async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> No
     except ConfigurationError:
         await runtime.close()
         raise
-    metrics_task = None
-    if metrics is not None:
-        metrics_task = asyncio.create_task(metrics[0].serve(sockets=[metrics[1]]))
+    metrics_task = metrics.start() if metrics is not None else None
     worker_task = asyncio.create_task(runtime.run_worker(worker)) if worker else None
     _freeze_startup_objects()
 
@@ -190,7 +196,7 @@ async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> No
             await worker_task
     finally:
         if metrics is not None and metrics_task is not None:
-            metrics[0].should_exit = True  # served until the worker has drained
+            metrics.should_exit = True  # served until the worker has drained
             await metrics_task
         await runtime.close()
 

@@ -222,7 +222,7 @@ class Metrics:
         counted: dict[tuple[bool, str | None], int] = {}
         for record in records:
             outcome = record.outcome
-            key = (outcome.succeeded, outcome.error_class)
+            key: tuple[bool, str | None] = (outcome.succeeded, outcome.error_class)
             bound = children.get(key)
             if bound is None:
                 bound = children[key] = self._bind_attempt(*key)
@@ -232,8 +232,8 @@ class Metrics:
             if claim.attempts == 0 and claim.trigger is TriggerType.SCHEDULED:
                 waited = (record.started_at - claim.message.created_at).total_seconds()
                 self._latency.observe(max(waited, 0.0))
-        for key, count in counted.items():  # one increment per kind of outcome in the batch
-            children[key][0].inc(count)
+        for kind, count in counted.items():  # one increment per kind of outcome in the batch
+            children[kind][0].inc(count)
 
     def _bind_attempt(self, succeeded: bool, error_class: str | None) -> tuple[Any, Any]:
         outcome = "success" if succeeded else "failure"

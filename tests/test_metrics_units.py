@@ -151,6 +151,16 @@ async def test_queue_gauges_are_read_at_scrape_time_at_most_every_few_seconds() 
     found = samples((await metrics.exposition()).decode())  # still answers
     assert value(found, "hookpost_queue_read_success") == 0
     assert value(found, "hookpost_queue_read_errors_total") == 1
+    assert value(found, "hookpost_queue_deliveries", state="ready") == 2  # the last known
+    await metrics.exposition()
+    found = samples((await metrics.exposition()).decode())
+    assert value(found, "hookpost_queue_read_errors_total") == 1  # not retried within the TTL
+
+    depths.down = False
+    now[0] += 5
+    found = samples((await metrics.exposition()).decode())
+    assert value(found, "hookpost_queue_read_success") == 1
+    assert value(found, "hookpost_queue_deliveries", state="ready") == 3
 
 
 @pytest.fixture

@@ -190,6 +190,7 @@ class Metrics:
             if self._queue_read_at is not None and now - self._queue_read_at < self._queue_ttl:
                 return
             depths, oldest, cap, success, errors = self._queue_gauges
+            self._queue_read_at = now  # a failed read too: a database down is not hammered
             try:
                 depth = await self._queue()
             except Unavailable as exc:
@@ -197,7 +198,6 @@ class Metrics:
                 success.set(0)
                 errors.inc()
                 return
-            self._queue_read_at = now
             depths.labels("ready").set(depth.ready)
             depths.labels("scheduled").set(depth.scheduled)
             depths.labels("in_flight").set(depth.in_flight)

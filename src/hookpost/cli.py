@@ -6,11 +6,13 @@ Each command reads `Settings` once, applies its flags, and calls `asyncio.run` o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
+import socket
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -114,13 +116,61 @@ def _http_server(runtime: Runtime) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+class _MetricsServer(uvicorn.Server):
+    """The server of HOOKPOST_METRICS_PORT, on a socket bound beforehand (so a taken port is
+    a configuration error, not a traceback). It is stopped with the process, never by a
+    signal of its own: the API's server and the worker's drain own SIGTERM."""
+
+    def __init__(self, config: uvicorn.Config, listener: socket.socket) -> None:
+        super().__init__(config)
+        self.listener = listener
+
+    def start(self) -> asyncio.Task[None]:
+        return asyncio.create_task(self.serve(sockets=[self.listener]))
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _metrics_server(runtime: Runtime) -> _MetricsServer | None:
+    app = runtime.metrics_app()
+    settings = runtime.settings
+    if app is None or settings.metrics_port is None:
+        return None
+    host, port = settings.metrics_host, settings.metrics_port
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"HOOKPOST_METRICS_PORT: cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "choose a free port (each process needs its own) or unset it"
+        ) from None
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level,
+        access_log=False,
+        loop="none",
+        lifespan="off",
+        http=runtime.http_protocol(),
+    )
+    return _MetricsServer(config, listener)
+
+
 async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> None:
     runtime = await open_runtime(settings)
     # Only a process that can print a first-start key may create one.
     token = await runtime.admit_operator() if with_api else None
     worker = runtime.worker(await runtime.operational_webhooks()) if with_worker else None
-    worker_task = asyncio.create_task(runtime.run_worker(worker)) if worker else None
     server = _http_server(runtime) if with_api else None
+    try:
+        metrics = _metrics_server(runtime)
+    except ConfigurationError:
+        await runtime.close()
+        raise
+    metrics_task = metrics.start() if metrics is not None else None
+    worker_task = asyncio.create_task(runtime.run_worker(worker)) if worker else None
     _freeze_startup_objects()
 
     def shut_down() -> None:
@@ -145,6 +195,9 @@ async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> No
         if worker_task is not None:
             await worker_task
     finally:
+        if metrics is not None and metrics_task is not None:
+            metrics.should_exit = True  # served until the worker has drained
+            await metrics_task
         await runtime.close()
 
 

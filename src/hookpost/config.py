@@ -72,6 +72,44 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus metrics: whether and where each process serves `/metrics`, and to whom."""
+
+    TITLE: ClassVar[str] = "Metrics"
+    metrics: bool = setting(
+        "HOOKPOST_METRICS",
+        parse_bool,
+        "true",
+        "serve Prometheus metrics at `/metrics`: on HOOKPOST_METRICS_PORT when that is set, "
+        "otherwise on the API's port (`serve`, `api`; a `worker` has none). "
+        "See [operations.md](operations.md#metrics)",
+    )
+    metrics_token: str | None = setting(
+        "HOOKPOST_METRICS_TOKEN",
+        text,
+        None,
+        "the bearer token `/metrics` requires (`Authorization: Bearer ...`, compared in "
+        "constant time); without it anyone who reaches the port reads the metrics",
+        unset="none required",
+        secret=True,
+    )
+    metrics_port: int | None = setting(
+        "HOOKPOST_METRICS_PORT",
+        parse_port,
+        None,
+        "a port of its own on which this process serves only `/metrics`; `/metrics` then "
+        "leaves the API's port. Each process on one machine needs a port of its own",
+        unset="none (a `worker` serves no metrics)",
+    )
+    metrics_host: str = setting(
+        "HOOKPOST_METRICS_HOST",
+        text,
+        "127.0.0.1",
+        "address HOOKPOST_METRICS_PORT listens on",
+    )
+
+
+@dataclass(frozen=True)
 class ApiSettings:
     """What the API accepts and remembers."""
 
@@ -422,6 +460,7 @@ class Settings(
     SafetySettings,
     FeedSettings,
     PortalSettings,
+    MetricsSettings,
 ):
     """Every setting hookpost has: all sections in one object, each field declared once."""
 

@@ -17,19 +17,23 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
+from hookpost import __version__
 from hookpost.api.app import build_api
 from hookpost.api.connections import ConnectionLimits, limited_protocol
 from hookpost.api.event_stream import StreamLimits
+from hookpost.api.metrics import MetricsRoute, metrics_only_app
 from hookpost.config import RetrySettings, Settings
 from hookpost.core.addresses import AddressPolicy
 from hookpost.core.ids import IdFactory
 from hookpost.core.retry import RetryPolicy
+from hookpost.core.telemetry import NoObserver
 from hookpost.delivery.attempt import AttemptRunner
 from hookpost.delivery.dns import NameResolver
 from hookpost.delivery.doorbell import Doorbell
 from hookpost.delivery.resolver import Lookup
 from hookpost.delivery.sender import Sender, SenderLimits
 from hookpost.delivery.worker import Worker, WorkerLimits
+from hookpost.metrics import CONTENT_TYPE, Metrics
 from hookpost.portal.app import PortalLook, install_portal
 from hookpost.service.access import AccessService
 from hookpost.service.applications import ApplicationService, CatalogService
@@ -51,6 +55,7 @@ from hookpost.store.notifications import PostgresWakeups
 from hookpost.store.pacing import EndpointPacing
 from hookpost.store.poller_consumers import PollerConsumers
 from hookpost.store.portal import PortalGrants
+from hookpost.store.queue_depth import QueueDepthReader
 
 log = logging.getLogger("hookpost")
 Clock = Callable[[], datetime]
@@ -74,6 +79,12 @@ class Runtime:
     wakeups: PostgresWakeups | None
     clock: Clock
     names: NameResolver | None = None  # the process's resolver, unless a lookup was injected
+    metrics: Metrics | None = None  # unless HOOKPOST_METRICS is off
+
+    @property
+    def observer(self) -> Metrics | NoObserver:
+        """What the worker and retention report to (core.telemetry's observers)."""
+        return self.metrics if self.metrics is not None else NoObserver()
 
     async def admit_operator(self) -> str | None:
         """Register HOOKPOST_API_TOKEN or, on first start, create a key and return its secret.
@@ -94,9 +105,26 @@ class Runtime:
                 self.settings.stream_stall_timeout,
                 self.settings.stream_heartbeat,
             ),
+            requests=self.metrics,
         )
         install_portal(api, self.services, portal_look(self.settings), self.clock)
+        if self.metrics is not None:
+            self.metrics.serves("api")
+            # Every API process reads the same queue; workers leave it to them.
+            self.metrics.watch_queue(QueueDepthReader(self.database, self.clock).read)
+            if self.settings.metrics_port is None:
+                self._metrics_route().install(api)
         return api
+
+    def metrics_app(self) -> FastAPI | None:
+        """The server of HOOKPOST_METRICS_PORT (nothing but /metrics), when it is set."""
+        if self.metrics is None or self.settings.metrics_port is None:
+            return None
+        return metrics_only_app(self._metrics_route())
+
+    def _metrics_route(self) -> MetricsRoute:
+        assert self.metrics is not None
+        return MetricsRoute(self.metrics, self.settings.metrics_token, CONTENT_TYPE)
 
     def http_protocol(self) -> type[asyncio.Protocol]:
         """The HTTP protocol the API server runs: uvicorn's, with the connection limits."""
@@ -127,7 +155,10 @@ class Runtime:
             clock=self.clock,
             notify=notify,
             pacing=EndpointPacing(self.database, self.clock),
+            observer=self.metrics,
         )
+        if self.metrics is not None:
+            self.metrics.serves("worker")
         self.store.handover = worker  # publishes in this process lease new work to it
         return worker
 
@@ -223,8 +254,23 @@ async def open_runtime(
         polling=PollingService(store, reader, PollerConsumers(database, clock)),
         streams=StreamService(store, reader),
     )
+    metrics = None
+    if settings.metrics:
+        metrics = Metrics(
+            version=__version__, database=database.dialect, pool_use=database.pool_use
+        )
     return Runtime(
-        settings, database, store, services, doorbell, sender, runner, wakeups, clock, names
+        settings,
+        database,
+        store,
+        services,
+        doorbell,
+        sender,
+        runner,
+        wakeups,
+        clock,
+        names,
+        metrics,
     )
 
 

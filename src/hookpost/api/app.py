@@ -13,6 +13,7 @@ from hookpost import __version__
 from hookpost.api import errors
 from hookpost.api.event_stream import StreamLimits
 from hookpost.api.fast_publish import FastPublish
+from hookpost.api.metrics import RequestObserver, RequestTiming
 from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, PathMiddleware
 from hookpost.api.routes import (
     applications,
@@ -39,6 +40,7 @@ def build_api(
     max_payload_bytes: int,
     idempotency_ttl: float,
     stream_limits: StreamLimits | None = None,
+    requests: RequestObserver | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="hookpost",
@@ -75,5 +77,7 @@ def build_api(
     api.add_middleware(
         BodyLimitMiddleware, max_bytes=max_payload_bytes + ENVELOPE_BYTES, access=services.access
     )
+    if requests is not None:  # inside PathMiddleware, whose scope carries the route
+        api.add_middleware(RequestTiming, observer=requests)
     api.add_middleware(PathMiddleware)
     return api

@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from hookpost.core.errors import Unavailable
+from hookpost.core.telemetry import PoolUse
 from hookpost.store.errors import translate, translated
 
 SQLITE_PRAGMAS = (
@@ -140,6 +141,17 @@ class SqliteConnections:
         finally:
             self._readers.put_nowait(conn)
 
+    def use(self) -> PoolUse:
+        """The writer and the readers: busy, idle, and how many there may be."""
+        writer_busy = 1 if self._writer_lock.locked() else 0
+        writer_idle = 1 if self._writer is not None and not writer_busy else 0
+        readers_idle = self._readers.qsize()
+        return PoolUse(
+            in_use=writer_busy + self._opened_readers - readers_idle,
+            idle=writer_idle + readers_idle,
+            limit=1 + SQLITE_READERS,
+        )
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
@@ -163,6 +175,7 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self._sqlite: SqliteConnections | None = None
         self._engine: AsyncEngine | None = None
+        self._pool_limit = 2 * pool_size  # pool_size + max_overflow
         if self.is_sqlite:
             self._sqlite = SqliteConnections(self.url, sqlite_synchronous)
         else:
@@ -244,6 +257,15 @@ class Database:
             return
         async with translated(), self.engine.connect() as conn, conn.begin():
             yield conn
+
+    def pool_use(self) -> PoolUse:
+        """This process's connections now (read at scrape time; no I/O)."""
+        if self._sqlite is not None:
+            return self._sqlite.use()
+        pool = self.engine.pool
+        if not isinstance(pool, QueuePool):
+            return PoolUse(0, 0, self._pool_limit)
+        return PoolUse(pool.checkedout(), pool.checkedin(), self._pool_limit)
 
     async def close(self) -> None:
         if self._sqlite is not None:

@@ -456,6 +456,10 @@ class Settings(
                 "HOOKPOST_LEASE_SECONDS must exceed HOOKPOST_REQUEST_TIMEOUT by at least one "
                 "second, or a slow attempt would be taken over by another worker while it runs"
             )
+        if not 0 <= self.port <= 65535:  # a flag is not read through parse_port
+            raise ConfigError(
+                f"HOOKPOST_PORT (or --port): a port is a number from 0 to 65535, got {self.port}"
+            )
         if not self.database_url.startswith(("sqlite", "postgres")):
             raise ConfigError(
                 "HOOKPOST_DATABASE_URL must start with sqlite:/// or postgresql://, "

@@ -53,6 +53,12 @@ def rewrite(document: str) -> str:
     return f"{head}{BEGIN}\n\n{markdown()}\n{END}{tail}"
 
 
+def setting_name(name: str) -> str:
+    """How an operator sets `name`: its variable, and its flag when it has one."""
+    variable = _variable(name)
+    return variable.env + (f" (or {flag_of(name)})" if variable.flag else "")
+
+
 def option_help(name: str) -> str:
     """Help for the CLI flag that overrides setting `name`."""
     variable = _variable(name)

@@ -20,7 +20,7 @@ log = logging.getLogger("hookpost.notifications")
 
 class PostgresWakeups:
     def __init__(self, database: Database) -> None:
-        self._dsn = database.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._dsn = database.dsn
         self._sending: asyncio.Task[None] | None = None
         self._again = False
         # NOTIFYs go out on a connection of their own: one statement in autocommit, about a

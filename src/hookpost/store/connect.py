@@ -35,6 +35,7 @@ def postgres_dsn(url: sa.URL) -> str:
     reads files, so it is given the system's bundle, and at least `verify-full` as libpq does.
     """
     query = dict(url.query)
+    query.pop("connect_timeout", None)  # libpq's; asyncpg takes it as an argument
     if query.get("sslrootcert") == "system":
         query["sslrootcert"] = _system_ca_file()
         if query.get("sslmode") in {None, "verify-ca", "require", "prefer", "allow"}:
@@ -42,9 +43,24 @@ def postgres_dsn(url: sa.URL) -> str:
     return url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
 
 
+def connect_timeout(url: sa.URL) -> float | None:
+    """libpq's `connect_timeout` (seconds) from the URL, when given."""
+    raw = url.query.get("connect_timeout")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw if isinstance(raw, str) else raw[0])
+    except ValueError:
+        seconds = 0
+    if not seconds > 0:
+        raise DatabaseSetupError(f"connect_timeout={raw} is not a number of seconds above 0")
+    return seconds
+
+
 def check_postgres_url(url: sa.URL) -> None:
     """Refuse SSL options libpq would refuse, before any connection is tried."""
     query = url.query
+    connect_timeout(url)
     mode = query.get("sslmode")
     if mode is not None and mode not in SSL_MODES:
         raise DatabaseSetupError(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from hookpost.core.errors import Unavailable
-from hookpost.store.connect import check_postgres_url, postgres_dsn
+from hookpost.store.connect import check_postgres_url, connect_timeout, postgres_dsn
 from hookpost.store.errors import translate, translated
 
 SQLITE_PRAGMAS = (
@@ -168,10 +168,10 @@ class Database:
             self._sqlite = SqliteConnections(self.url, sqlite_synchronous)
         else:
             check_postgres_url(self.url)
-            dsn = self.dsn
+            dsn, timeout = self.dsn, self.connect_timeout or 60.0  # asyncpg's default
 
             async def connect() -> asyncpg.Connection:
-                return await asyncpg.connect(dsn)
+                return await asyncpg.connect(dsn, timeout=timeout)
 
             self._engine = create_async_engine(
                 # No pre-ping: it costs three round trips per checkout. A connection found
@@ -188,6 +188,11 @@ class Database:
     def dsn(self) -> str:
         """The PostgreSQL URL as libpq and asyncpg read it, SSL options included."""
         return postgres_dsn(self.url)
+
+    @property
+    def connect_timeout(self) -> float | None:
+        """libpq's `connect_timeout` of the URL, in seconds, when it gives one."""
+        return connect_timeout(self.url)
 
     @property
     def is_sqlite(self) -> bool:

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from hookpost import __version__
 from hookpost.config import ConfigError, Settings
-from hookpost.config_reference import environment_help, option_default, option_help
+from hookpost.config_reference import environment_help, option_help
 from hookpost.core.errors import ConfigurationError, Unavailable
 from hookpost.core.models import ApiKey
 from hookpost.delivery.event_loop import new_event_loop
@@ -40,19 +40,11 @@ token_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_hel
 app.add_typer(token_app, name="token")
 console = Console(stderr=True)
 
-Host = Annotated[
-    str | None, typer.Option(help=option_help("host"), show_default=option_default("host"))
-]
-Port = Annotated[
-    int | None, typer.Option(help=option_help("port"), show_default=option_default("port"))
-]
+Host = Annotated[str | None, typer.Option(help=option_help("host"), show_default=False)]
+Port = Annotated[int | None, typer.Option(help=option_help("port"), show_default=False)]
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option(
-        "--database-url",
-        help=option_help("database_url"),
-        show_default=option_default("database_url"),
-    ),
+    typer.Option("--database-url", help=option_help("database_url"), show_default=False),
 ]
 
 

@@ -50,7 +50,8 @@ class ServerSettings:
         text,
         "sqlite:///hookpost.sqlite3",
         "`sqlite:///path/to/file` (relative to the working directory; `sqlite:////abs/path` "
-        "for absolute) or `postgresql://user:password@host:5432/database`",
+        "for absolute) or `postgresql://user:password@host:5432/db`, which takes libpq's "
+        "`sslmode`, `sslrootcert`, `sslcert`, `sslkey` and `connect_timeout` (see operations.md)",
         flag=True,
     )
     api_token: str | None = setting(

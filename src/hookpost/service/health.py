@@ -13,7 +13,7 @@ from hookpost.store.ports import Credentials
 
 log = logging.getLogger("hookpost.health")
 
-NotReady = Literal["database_unavailable", "schema_behind", "schema_ahead"]
+NotReady = Literal["database_unavailable", "schema_behind"]
 
 
 class Schema(Protocol):
@@ -48,17 +48,26 @@ class HealthService:
         return True
 
     async def readiness(self) -> Readiness:
-        """Ready when the database answers and its schema is the one this code expects."""
+        """Ready when the database answers and its schema has every migration of this code.
+
+        A schema *ahead* of this code (a newer hookpost ran `migrate`) keeps the process
+        ready, with a warning: in a rolling upgrade the old processes serve until they are
+        replaced, rather than all leaving the load balancer the moment the schema moves.
+        """
         try:
             state = await self._schema.state()
         except Unavailable as error:
             log.warning("not ready: %s", error.detail)
             return Readiness("database_unavailable")
-        if state == "current":
-            return Readiness()
-        log.warning(
-            "not ready: the database schema is %s this hookpost's migrations%s",
-            state,
-            "; run `hookpost migrate`" if state == "behind" else "",
-        )
-        return Readiness("schema_behind" if state == "behind" else "schema_ahead")
+        if state == "behind":
+            log.warning(
+                "not ready: the database schema lacks migrations of this hookpost; "
+                "run `hookpost migrate`"
+            )
+            return Readiness("schema_behind")
+        if state == "ahead":
+            log.warning(
+                "the database schema is newer than this hookpost (a newer version migrated "
+                "it): replace this process with the new version"
+            )
+        return Readiness()

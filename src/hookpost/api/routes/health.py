@@ -3,8 +3,8 @@
 - `/api/v1/health`: Svix's health check, 204 when the database answers, 503 otherwise.
 - `/api/v1/health/ping` (and `/live`): liveness; touches nothing, so a slow or lost database
   never gets a process restarted.
-- `/api/v1/health/ready`: readiness; 204 when the database answers and its schema is at the
-  head of this version's migrations, 503 with a fixed `reason` otherwise.
+- `/api/v1/health/ready`: readiness; 204 when the database answers and its schema has every
+  migration of this version, 503 with a fixed `reason` otherwise.
 """
 
 from fastapi import APIRouter, Response
@@ -19,7 +19,6 @@ router = APIRouter(prefix="/api/v1/health", tags=["Health"])
 NOT_READY = {
     "database_unavailable": "The database is unavailable; retry shortly",
     "schema_behind": "The database schema is older than this version; run `hookpost migrate`",
-    "schema_ahead": "The database schema is newer than this version; upgrade hookpost",
 }
 
 

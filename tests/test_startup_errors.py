@@ -7,6 +7,7 @@ The real `hookpost` command runs as a subprocess, against the real PostgreSQL on
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from hookpost.store.database import Database
 from tests.conftest import sqlite_url
 from tests.support import databases
 from tests.support.pg_tls import PostgresTls, postgres_tls
@@ -127,6 +130,7 @@ def test_ssl_modes_that_allow_plain_connections_work_on_a_server_without_ssl(
         ("sslmode=verify-full&sslrootcert=/no/such/ca.pem", ("sslrootcert=/no/such/ca.pem",)),
         ("sslmode=require&sslcert=/no/such/client.pem", ("sslcert=/no/such/client.pem",)),
         ("connect_timeout=soon", ("connect_timeout=soon",)),
+        ("sslrootcert=system&sslmode=require", ("sslmode=require", "sslrootcert=system")),
     ],
 )
 def test_unusable_ssl_options_are_refused_before_connecting(query: str, words: tuple[str]) -> None:
@@ -199,6 +203,29 @@ def test_a_server_and_its_wakeup_listener_run_over_tls(
         eventually(lambda: tls.handshakes >= 2, what="the pool and the listener use TLS")
     finally:
         assert server.stop() == 0, server.logs()
+
+
+@pytest.mark.postgres
+def test_sslrootcert_system_verifies_against_the_system_authorities(
+    postgres_url: str, tls: PostgresTls
+) -> None:
+    # The front's certificate is self-signed: no system authority vouches for it.
+    refused(migrate(tls.url(postgres_url, "sslrootcert=system")), DATABASE, "not trusted")
+
+
+def test_a_schema_migrated_by_a_newer_hookpost_is_refused(empty_database_url: str) -> None:
+    assert migrate(empty_database_url).returncode == 0
+
+    async def from_the_future() -> None:
+        database = Database(empty_database_url)
+        try:
+            async with database.write() as conn:
+                await conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_x'"))
+        finally:
+            await database.close()
+
+    asyncio.run(from_the_future())
+    refused(migrate(empty_database_url), DATABASE, "newer than this hookpost", "9999_x")
 
 
 # -- SQLite ---------------------------------------------------------------------------------

@@ -32,14 +32,13 @@ def postgres_dsn(url: sa.URL) -> str:
     (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslcrl`, `sslpassword`) the way libpq does.
 
     `sslrootcert=system` (libpq 16) means the system's certificate authorities: asyncpg only
-    reads files, so it is given the system's bundle, and at least `verify-full` as libpq does.
+    reads files, so it is given the system's bundle, with `verify-full` as libpq requires.
     """
     query = dict(url.query)
     query.pop("connect_timeout", None)  # libpq's; asyncpg takes it as an argument
     if query.get("sslrootcert") == "system":
         query["sslrootcert"] = _system_ca_file()
-        if query.get("sslmode") in {None, "verify-ca", "require", "prefer", "allow"}:
-            query["sslmode"] = "verify-full"
+        query["sslmode"] = "verify-full"  # check_postgres_url refused any weaker mode
     return url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
 
 
@@ -65,6 +64,11 @@ def check_postgres_url(url: sa.URL) -> None:
     if mode is not None and mode not in SSL_MODES:
         raise DatabaseSetupError(
             f"sslmode={mode} is not a libpq SSL mode: use one of {', '.join(SSL_MODES)}"
+        )
+    if query.get("sslrootcert") == "system" and mode not in {None, "verify-full"}:
+        raise DatabaseSetupError(
+            f"sslmode={mode} may not be used with sslrootcert=system (as in libpq): "
+            "use sslmode=verify-full or leave sslmode out"
         )
     for name in SSL_FILES:
         value = query.get(name)

@@ -84,6 +84,15 @@ def test_nothing_listening_names_the_url_and_the_address(pg: str) -> None:
     assert "nothing accepts connections" in line
 
 
+@pytest.mark.parametrize("command", [("serve",), ("api",), ("worker",), ("token", "list")])
+def test_every_command_that_opens_the_database_explains_the_same_way(
+    command: tuple[str, ...],
+) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
+    done = hookpost(*command, env={"HOOKPOST_DATABASE_URL": url, "HOOKPOST_PORT": "0"})
+    refused(done, DATABASE, "nothing accepts connections")
+
+
 @pytest.mark.postgres
 def test_a_server_that_never_answers_times_out_with_libpq_connect_timeout(pg: str) -> None:
     with socket.socket() as silent:

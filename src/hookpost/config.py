@@ -50,7 +50,8 @@ class ServerSettings:
         text,
         "sqlite:///hookpost.sqlite3",
         "`sqlite:///path/to/file` (relative to the working directory; `sqlite:////abs/path` "
-        "for absolute) or `postgresql://user:password@host:5432/database`",
+        "for absolute) or `postgresql://user:password@host:5432/db`, which takes libpq's "
+        "`sslmode`, `sslrootcert`, `sslcert`, `sslkey` and `connect_timeout` (see operations.md)",
         flag=True,
     )
     api_token: str | None = setting(
@@ -494,6 +495,10 @@ class Settings(
             raise ConfigError(
                 "HOOKPOST_LEASE_SECONDS must exceed HOOKPOST_REQUEST_TIMEOUT by at least one "
                 "second, or a slow attempt would be taken over by another worker while it runs"
+            )
+        if not 0 <= self.port <= 65535:  # a flag is not read through parse_port
+            raise ConfigError(
+                f"HOOKPOST_PORT (or --port): a port is a number from 0 to 65535, got {self.port}"
             )
         if not self.database_url.startswith(("sqlite", "postgres")):
             raise ConfigError(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import socket
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
+from sqlalchemy import exc as sa_exc
 
 from hookpost import __version__
 from hookpost.api.app import build_api
@@ -23,7 +25,9 @@ from hookpost.api.connections import ConnectionLimits, limited_protocol
 from hookpost.api.event_stream import StreamLimits
 from hookpost.api.metrics import MetricsRoute, metrics_only_app
 from hookpost.config import RetrySettings, Settings
+from hookpost.config_reference import setting_name
 from hookpost.core.addresses import AddressPolicy
+from hookpost.core.errors import ConfigurationError
 from hookpost.core.ids import IdFactory
 from hookpost.core.retry import RetryPolicy
 from hookpost.core.telemetry import NoObserver
@@ -40,6 +44,7 @@ from hookpost.service.applications import ApplicationService, CatalogService
 from hookpost.service.container import Services
 from hookpost.service.destinations import DestinationRules
 from hookpost.service.endpoints import EndpointService
+from hookpost.service.health import HealthService
 from hookpost.service.history import HistoryService
 from hookpost.service.message_order import FeedReader, PublicationOrder
 from hookpost.service.messages import MessageService
@@ -49,6 +54,8 @@ from hookpost.service.portal import PortalAccess
 from hookpost.service.probe import EndpointProbe
 from hookpost.service.streams import StreamService
 from hookpost.store import Store, migrate
+from hookpost.store.connect import DatabaseSetupError
+from hookpost.store.connect import explain as explain_database_error
 from hookpost.store.database import Database
 from hookpost.store.message_feed import MessageFeed
 from hookpost.store.notifications import PostgresWakeups
@@ -195,8 +202,7 @@ async def open_runtime(
 
     Creates no API key: see `Runtime.admit_operator`.
     """
-    database = Database(settings.database_url)
-    await migrate.upgrade(database)
+    database = await open_database(settings)
     store = Store(database, clock, IdFactory(clock, entropy))
     policy = AddressPolicy(settings.allowed_networks)
     # One asynchronous, caching resolver for deliveries and endpoint checks (tests inject one).
@@ -253,6 +259,7 @@ async def open_runtime(
         ),
         polling=PollingService(store, reader, PollerConsumers(database, clock)),
         streams=StreamService(store, reader),
+        health=HealthService(store, migrate.SchemaCheck(database)),
     )
     metrics = None
     if settings.metrics:
@@ -274,11 +281,76 @@ async def open_runtime(
     )
 
 
-async def migrate_database(settings: Settings) -> str | None:
-    """Bring the schema of the configured database up to date; the revision it is now at."""
-    database = Database(settings.database_url)
+async def open_database(settings: Settings) -> Database:
+    """Open the configured database and bring its schema up to date.
+
+    A database that cannot be opened raises `ConfigurationError` naming the setting and what
+    to do (the CLI prints it without a traceback); the driver's own error is logged at debug.
+    """
+    where = setting_name("database_url")
+    try:
+        database = Database(settings.database_url)
+    except (ValueError, DatabaseSetupError, sa_exc.ArgumentError) as error:
+        raise ConfigurationError(f"{where}: {error}") from None
     try:
         await migrate.upgrade(database)
+    except Exception as error:
+        await database.close()
+        problem = explain_database_error(error, database.url)
+        if problem is None:
+            raise
+        log.debug("opening the database failed", exc_info=error)
+        raise ConfigurationError(f"{where}: {problem}") from None
+    return database
+
+
+LISTEN_BACKLOG = 2048  # uvicorn's default
+
+
+def bind_listener(settings: Settings) -> socket.socket:
+    """The API's listening socket, bound and listening, or a `ConfigurationError` that names
+    the setting to change (a port in use, a privileged port, an address not of this machine)."""
+    host, port = settings.host, settings.port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as error:
+        sock.close()
+        raise ConfigurationError(_bind_problem(error, host, where)) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _bind_problem(error: OSError, host: str, where: str) -> str:
+    port, host_setting = setting_name("port"), setting_name("host")
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"{port}: {where} is already in use (address already in use): stop what listens "
+            "there or choose another port"
+        )
+    if error.errno == errno.EACCES:
+        return (
+            f"{port}: this user may not listen on {where} (permission denied): choose a port "
+            "above 1023 or grant the capability CAP_NET_BIND_SERVICE"
+        )
+    if isinstance(error, socket.gaierror):
+        return f'{host_setting}: "{host}" is not a known host name: use an address or fix it'
+    if error.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{host_setting}: {host} is not an address of this machine: use one of its "
+            "addresses, 127.0.0.1, or 0.0.0.0 for all"
+        )
+    return f"{host_setting} / {port}: cannot listen on {where}: {error.strerror or error}"
+
+
+async def migrate_database(settings: Settings) -> str | None:
+    """Bring the schema of the configured database up to date; the revision it is now at."""
+    database = await open_database(settings)
+    try:
         return await migrate.current_revision(database)
     finally:
         await database.close()

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from hookpost import __version__
 from hookpost.api import errors
+from hookpost.api.docs import install_docs
 from hookpost.api.event_stream import StreamLimits
 from hookpost.api.fast_publish import FastPublish
 from hookpost.api.metrics import RequestObserver, RequestTiming
@@ -47,10 +48,13 @@ def build_api(
         version=__version__,
         description="Self-hosted webhook delivery, wire-compatible with the core of the Svix API.",
         redirect_slashes=False,
+        docs_url=None,  # served from the package's own assets, not a CDN: see api.docs
+        redoc_url=None,
     )
     api.state.services = services
     api.state.stream_limits = stream_limits or StreamLimits()
     errors.install(api)
+    install_docs(api, title="hookpost")
     for module in (
         health,
         applications,

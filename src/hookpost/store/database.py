@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool, QueuePool
 
 from hookpost.core.errors import Unavailable
 from hookpost.core.telemetry import PoolUse
+from hookpost.store.connect import check_postgres_url, connect_timeout, postgres_dsn
 from hookpost.store.errors import translate, translated
 
 log = logging.getLogger("hookpost.store")
@@ -204,13 +205,32 @@ class Database:
         if self.is_sqlite:
             self._sqlite = SqliteConnections(self.url, sqlite_synchronous)
         else:
+            check_postgres_url(self.url)
+            dsn, timeout = self.dsn, self.connect_timeout or 60.0  # asyncpg's default
+
+            async def connect() -> asyncpg.Connection:
+                return await asyncpg.connect(dsn, timeout=timeout)
+
             self._engine = create_async_engine(
                 # No pre-ping: it costs three round trips per checkout. A connection found
                 # dead fails its request with a 503 and the pool replaces every connection.
-                self.url,
+                # asyncpg reads the whole URL as libpq would (sslmode, sslrootcert, ...):
+                # SQLAlchemy would pass its query as keyword arguments asyncpg has not got.
+                self.url.set(query={}),
+                async_creator=connect,
                 pool_size=pool_size,
                 max_overflow=pool_size,
             )
+
+    @property
+    def dsn(self) -> str:
+        """The PostgreSQL URL as libpq and asyncpg read it, SSL options included."""
+        return postgres_dsn(self.url)
+
+    @property
+    def connect_timeout(self) -> float | None:
+        """libpq's `connect_timeout` of the URL, in seconds, when it gives one."""
+        return connect_timeout(self.url)
 
     @property
     def is_sqlite(self) -> bool:

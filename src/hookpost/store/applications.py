@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hookpost.core import ids
-from hookpost.core.errors import Conflict
+from hookpost.core.errors import Conflict, NotFound
 from hookpost.core.fields import ApplicationFields
 from hookpost.core.models import Application, DeliveryState, Page
 from hookpost.store import rows
@@ -83,11 +83,19 @@ class ApplicationStore(StoreBase):
         """Replace application `ref` with `fields`, creating it when it does not exist."""
         async with self._db.write() as conn:
             existing = await _fetch(conn, app_lookup(org_id, ref))
+            if existing is None and ref.startswith(ids.APPLICATION):
+                # Ids are the server's to give: creating one under a fresh id on every call
+                # would make a repeated PUT leave several applications.
+                raise NotFound(entity="application")
             if existing is None:
                 created = await self._insert_application(conn, org_id, fields)
-                if created is None:
+                if created is not None:
+                    return created, True
+                # A concurrent PUT created it between our read and our insert (which waited
+                # for that request to commit): this PUT replaces what it wrote.
+                existing = await _fetch(conn, app_lookup(org_id, ref))
+                if existing is None:
                     raise Conflict(message_id="application_uid_taken")
-                return created, True
             updated = await self._update_application(conn, org_id, existing.id, vars(fields))
         return updated, False
 

@@ -189,7 +189,12 @@ class PublishingStore(ApplicationStore):
                 values = self._application_values(request.org_id, request.create_app)
                 created = await sql.create_application(values)
                 if created is None:
-                    raise Conflict(message_id="application_uid_taken")
+                    # A concurrent publish (or PUT) created it after our read; the insert
+                    # waited for it to commit, so this read sees it: publish to that one.
+                    again = await sql.applications(request.org_id, {request.app_ref})
+                    if not again:
+                        raise Conflict(message_id="application_uid_taken")
+                    created = again[0]
                 found[key] = created
         return found
 

@@ -49,11 +49,7 @@ class MessageService:
     ) -> Published:
         if not is_name(app_ref):
             raise NotFound(entity="application")
-        body = (
-            publication.raw_payload.encode()
-            if publication.raw_payload is not None
-            else codec.dumps(publication.payload)
-        )
+        body = _body(publication)
         if len(body) > self._max_payload:
             raise PayloadTooLarge(
                 f"The payload is {len(body)} bytes; the limit is {self._max_payload} bytes"
@@ -110,3 +106,13 @@ class MessageService:
                 "application_uid_mismatch",
             )
         return application
+
+
+def _body(publication: Publication) -> bytes:
+    """The bytes to store and sign; text that UTF-8 cannot carry is the caller's error."""
+    raw = publication.raw_payload
+    loc = ("body", "payload") if raw is None else ("body", "transformationsParams", "rawPayload")
+    try:
+        return codec.dumps(publication.payload) if raw is None else raw.encode()
+    except UnicodeEncodeError:  # an unpaired surrogate (the codec refuses them on the wire)
+        raise InvalidInput.at(loc, "the text contains an unpaired UTF-16 surrogate") from None

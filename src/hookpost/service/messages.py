@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from hookpost import codec
@@ -30,6 +31,7 @@ class Publication:
     raw_payload: str | None = None
     retention_seconds: float = 90 * 86400.0
     application: ApplicationFields | None = None
+    deliver_at: datetime | None = None  # first due then (Svix: best effort, within 24 hours)
 
 
 class MessageService:
@@ -63,6 +65,7 @@ class MessageService:
             tags=publication.tags,
             raw_payload=publication.raw_payload is not None,
             retention_seconds=publication.retention_seconds,
+            deliver_at=publication.deliver_at,
         )
         published = await self._store.publish(
             org_id,

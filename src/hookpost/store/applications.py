@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from hookpost.core import ids
 from hookpost.core.errors import Conflict, NotFound
-from hookpost.core.fields import ApplicationFields
+from hookpost.core.fields import ApplicationFields, EndpointPresence
 from hookpost.core.models import Application, DeliveryState, Page
 from hookpost.store import rows
 from hookpost.store.base import StoreBase, fetch_page
@@ -61,11 +61,19 @@ class ApplicationStore(StoreBase):
             return await _fetch(conn, app_lookup(org_id, ref))
 
     async def list_applications(
-        self, org_id: str, *, limit: int, iterator: str | None, descending: bool
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        iterator: str | None,
+        descending: bool,
+        with_endpoints: EndpointPresence = None,
     ) -> Page[Application]:
         query = sa.select(applications).where(
             applications.c.org_id == org_id, applications.c.deleted_at.is_(None)
         )
+        if with_endpoints is not None:
+            query = query.where(_having_endpoints(with_endpoints))
         async with self._db.read() as conn:
             return await fetch_page(
                 conn,
@@ -169,6 +177,17 @@ class ApplicationStore(StoreBase):
         app = await _fetch(conn, applications.c.id == app_id)
         assert app is not None, "updated application vanished inside its transaction"
         return app
+
+
+def _having_endpoints(presence: EndpointPresence) -> sa.ColumnElement[bool]:
+    live = [endpoints.c.app_id == applications.c.id, endpoints.c.deleted_at.is_(None)]
+    some = sa.exists().where(*live)
+    enabled = sa.exists().where(*live, endpoints.c.disabled.is_(False))
+    if presence == "any":
+        return some
+    if presence == "enabled":
+        return enabled
+    return sa.or_(enabled, ~some)
 
 
 async def _fetch(conn: Conn, where: sa.ColumnElement[bool]) -> Application | None:

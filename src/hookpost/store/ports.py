@@ -13,6 +13,7 @@ from hookpost.core.fields import (
     ApplicationFields,
     AttemptQuery,
     EndpointFields,
+    EndpointPresence,
     EventTypeFields,
     MessageQuery,
     NewMessage,
@@ -149,7 +150,13 @@ class Catalog(Lookups, Protocol):
     ) -> tuple[Application, bool]: ...
 
     async def list_applications(
-        self, org_id: str, *, limit: int, iterator: str | None, descending: bool
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        iterator: str | None,
+        descending: bool,
+        with_endpoints: EndpointPresence = None,
     ) -> Page[Application]: ...
 
     async def list_event_types(
@@ -231,6 +238,10 @@ class HistoryReader(Lookups, Protocol):
     async def list_endpoint_messages(
         self, org_id: str, endpoint_id: str, q: AttemptQuery
     ) -> Page[tuple[Message, Delivery]]: ...
+
+    async def messages_by_id(
+        self, org_id: str, app_id: str, msg_ids: Collection[str]
+    ) -> dict[str, Message]: ...
 
     async def list_message_destinations(
         self, org_id: str, msg_id: str, *, limit: int, iterator: str | None

@@ -214,6 +214,7 @@ class PublishingStore(ApplicationStore):
             payload=new.payload,
             created_at=ids.created_at(msg_id, ids.MESSAGE),
             raw_payload=new.raw_payload,
+            deliver_at=new.deliver_at,
         )
 
     async def _fan_out(
@@ -234,8 +235,15 @@ class PublishingStore(ApplicationStore):
         # The worker in this process takes what its scheduler admits, endpoint by endpoint.
         room: collections.Counter[str] = collections.Counter()
         if ticket is not None:
-            # A throttled endpoint's deliveries wait for their turns in the queue (pacing).
-            wanted = [row.id for rows_ in targets for row in rows_ if not row.throttle_rate]
+            # A throttled endpoint's deliveries wait for their turns in the queue (pacing),
+            # and a message with a deliverAt waits for that time there.
+            wanted = [
+                row.id
+                for (_, _, message), rows_ in zip(published, targets, strict=True)
+                if not _later(message)
+                for row in rows_
+                if not row.throttle_rate
+            ]
             ticket.reserved = ticket.handover.reserve(wanted) if wanted else ()
             room.update(ticket.reserved)
         delivery_rows: list[dict[str, Any]] = []
@@ -257,6 +265,7 @@ class PublishingStore(ApplicationStore):
 
     def _delivery_row(self, message: Message, endpoint_id: str) -> dict[str, object]:
         stamp = rows.to_us(message.created_at)
+        due = stamp if message.deliver_at is None else max(stamp, rows.to_us(message.deliver_at))
         return {
             "id": self._ids.new(ids.DELIVERY),
             "org_id": message.org_id,
@@ -266,7 +275,7 @@ class PublishingStore(ApplicationStore):
             "state": DeliveryState.PENDING.value,
             "trigger": TriggerType.SCHEDULED.value,
             "attempts": 0,
-            "next_attempt_at": stamp,
+            "next_attempt_at": due,
             "claim_token": None,
             "created_at": stamp,
             "updated_at": stamp,
@@ -311,6 +320,11 @@ def _leased(
     )
 
 
+def _later(message: Message) -> bool:
+    """Whether the message waits for its deliverAt (a time already passed: at once)."""
+    return message.deliver_at is not None and message.deliver_at > message.created_at
+
+
 def _takes(row: Any, message: Message, only_endpoint: str | None) -> bool:
     if only_endpoint is not None:
         return bool(row.id == only_endpoint)
@@ -334,6 +348,7 @@ def _message_row(message: Message, request: PublishRequest) -> dict[str, object]
         "idempotency_key": request.idempotency_key,
         "created_at": rows.to_us(created),
         "expires_at": rows.to_us(created + timedelta(seconds=request.new.retention_seconds)),
+        "deliver_at": None if message.deliver_at is None else rows.to_us(message.deliver_at),
     }
 
 

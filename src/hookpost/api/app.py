@@ -13,6 +13,7 @@ from hookpost import __version__
 from hookpost.api import errors
 from hookpost.api.event_stream import StreamLimits
 from hookpost.api.fast_publish import FastPublish
+from hookpost.api.methods import MethodMiddleware
 from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, PathMiddleware
 from hookpost.api.routes import (
     applications,
@@ -75,5 +76,6 @@ def build_api(
     api.add_middleware(
         BodyLimitMiddleware, max_bytes=max_payload_bytes + ENVELOPE_BYTES, access=services.access
     )
+    api.add_middleware(MethodMiddleware, routes=api.router.routes)
     api.add_middleware(PathMiddleware)
     return api

@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from hookpost import __version__
-from hookpost.api import errors
+from hookpost.api import errors, openapi
 from hookpost.api.event_stream import StreamLimits
 from hookpost.api.fast_publish import FastPublish
 from hookpost.api.methods import MethodMiddleware
@@ -50,6 +50,7 @@ def build_api(
     api.state.services = services
     api.state.stream_limits = stream_limits or StreamLimits()
     errors.install(api)
+    openapi.install(api)
     for module in (
         health,
         applications,

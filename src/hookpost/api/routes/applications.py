@@ -5,6 +5,7 @@ Paths accept an application's id or its uid.
 
 from fastapi import APIRouter, Response
 
+from hookpost.api import openapi
 from hookpost.api.deps import Order, OrgId, Svc, page_args
 from hookpost.api.http import HookpostRoute, json_response, no_content
 from hookpost.api.wire import outputs
@@ -41,7 +42,7 @@ async def list_applications(
     return json_response(outputs.page([outputs.application(a) for a in result.items], result, "id"))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=openapi.FOUND)
 async def create_application(
     body: ApplicationIn, org: OrgId, svc: Svc, get_if_exists: bool = False
 ) -> Response:
@@ -54,7 +55,7 @@ async def get_application(app_id: str, org: OrgId, svc: Svc) -> Response:
     return json_response(outputs.application(await svc.applications.get(org, app_id)))
 
 
-@router.put("/{app_id}")
+@router.put("/{app_id}", responses=openapi.CREATED)
 async def upsert_application(app_id: str, body: ApplicationIn, org: OrgId, svc: Svc) -> Response:
     app, created = await svc.applications.put(org, app_id, body.fields())
     return json_response(outputs.application(app), 201 if created else 200)

@@ -74,3 +74,25 @@ def test_ingest_routes_answer_a_json_501(live: Live, method: str, path: str) -> 
     response = live.http().request(method, path)
     assert response.status_code == 501
     assert error_of(response)["code"] == "not_implemented"
+
+
+def test_the_openapi_document_declares_errors_and_created(live: Live) -> None:
+    document = live.http(None).get("/openapi.json").json()
+    error = {"$ref": "#/components/schemas/HttpErrorOut"}
+    assert document["components"]["schemas"]["HttpErrorOut"]["required"] == ["code", "detail"]
+    for path, operations in document["paths"].items():
+        if path.startswith("/api/v1/health"):
+            continue
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            for status in ("401", "404", "409", "413", "429", "503"):
+                schema = responses[status]["content"]["application/json"]["schema"]
+                assert schema == error, (method, path, status)
+            assert "422" in responses, (method, path)
+    for path in (
+        "/api/v1/app/{app_id}",
+        "/api/v1/app/{app_id}/endpoint/{endpoint_id}",
+        "/api/v1/event-type/{event_type_name}",
+    ):
+        assert {"200", "201"} <= document["paths"][path]["put"]["responses"].keys()
+    assert "200" in document["paths"]["/api/v1/app"]["post"]["responses"]

@@ -15,6 +15,8 @@ from typing import TypeVar
 import sqlalchemy as sa
 from svix.api import ApplicationIn, MessageIn
 
+from hookpost.core.event_catalog import CatalogEntry, to_openapi
+from hookpost.core.fields import EventTypeFields
 from hookpost.store.schema import applications, endpoints, event_types, messages
 from tests.support.live import Live, live_server, unique
 
@@ -141,3 +143,15 @@ def test_a_publish_racing_a_put_of_its_application_succeeds(live: Live) -> None:
         apps = live.query(sa.select(applications.c.id).where(applications.c.uid == uid))
         assert len(apps) == 1
         assert live.count(messages, messages.c.app_id == apps[0].id) == 2
+
+
+def test_concurrent_catalog_imports_all_succeed(live: Live) -> None:
+    """An import writes each type with a PUT: racing imports of new types must not 409."""
+    for _ in range(ROUNDS):
+        names = [unique("race.import") for _ in range(3)]
+        entries = [CatalogEntry(name, EventTypeFields(description=name)) for name in names]
+        spec = to_openapi(entries)
+        bodies: list[dict[str, object]] = [{"spec": spec}] * CLIENTS
+        answers = statuses(live, "POST", "/api/v1/event-type/import/openapi", bodies)
+        assert answers == [200] * CLIENTS
+        assert live.count(event_types, event_types.c.name.in_(names)) == 3

@@ -251,9 +251,10 @@ class PublishingStore(ApplicationStore):
         endpoint_models: dict[str, Endpoint] = {}
         for (_, app, message), rows_ in zip(published, targets, strict=True):
             handed = 0
+            now = not _later(message)  # else it waits in the queue, whatever room there is
             for row in rows_:
                 delivery = self._delivery_row(message, row.id)
-                if ticket is not None and room[row.id] > 0:
+                if ticket is not None and now and room[row.id] > 0:
                     room[row.id] -= 1
                     endpoint = endpoint_models.get(row.id) or rows.endpoint(row)
                     endpoint_models[row.id] = endpoint

@@ -10,10 +10,11 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from hookpost import __version__
-from hookpost.api import errors
+from hookpost.api import errors, openapi
 from hookpost.api.docs import install_docs
 from hookpost.api.event_stream import StreamLimits
 from hookpost.api.fast_publish import FastPublish
+from hookpost.api.methods import MethodMiddleware
 from hookpost.api.metrics import RequestObserver, RequestTiming
 from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, PathMiddleware
 from hookpost.api.routes import (
@@ -55,6 +56,7 @@ def build_api(
     api.state.stream_limits = stream_limits or StreamLimits()
     errors.install(api)
     install_docs(api, title="hookpost")
+    openapi.install(api)
     for module in (
         health,
         applications,
@@ -81,6 +83,7 @@ def build_api(
     api.add_middleware(
         BodyLimitMiddleware, max_bytes=max_payload_bytes + ENVELOPE_BYTES, access=services.access
     )
+    api.add_middleware(MethodMiddleware, routes=api.router.routes)
     if requests is not None:  # inside PathMiddleware, whose scope carries the route
         api.add_middleware(RequestTiming, observer=requests)
     api.add_middleware(PathMiddleware)

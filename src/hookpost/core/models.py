@@ -125,6 +125,7 @@ class Message:
     payload: bytes | None  # the exact bytes sent and signed; None once expunged
     created_at: datetime
     raw_payload: bool = False  # payload is a caller-provided string, not an object
+    deliver_at: datetime | None = None  # the caller's deliverAt: first due then, not at once
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,8 @@ messages = sa.Table(
     sa.Column("idempotency_key", sa.String(64)),
     sa.Column("created_at", TIME, nullable=False),
     sa.Column("expires_at", TIME, nullable=False),
+    # deliverAt: its deliveries were first due then, not at creation (null: at once).
+    sa.Column("deliver_at", TIME),
     sa.UniqueConstraint("app_id", "event_id"),
     sa.UniqueConstraint("org_id", "idempotency_key"),
     sa.Index(None, "app_id", "id"),

@@ -31,7 +31,7 @@ async def health(svc: Svc) -> Response:
     return Response(rendered.body, rendered.status, headers, media_type="application/json")
 
 
-@router.api_route("/ping", methods=["GET", "HEAD"], status_code=204)
+@router.get("/ping", status_code=204)  # HEAD too, as every GET (api/methods.py)
 async def ping() -> Response:
     return no_content()
 

@@ -36,12 +36,12 @@ async def ping() -> Response:
     return no_content()
 
 
-@router.api_route("/live", methods=["GET", "HEAD"], status_code=204)
+@router.get("/live", status_code=204)  # HEAD too, as every GET (api/methods.py)
 async def live() -> Response:
     return no_content()
 
 
-@router.api_route("/ready", methods=["GET", "HEAD"], status_code=204)
+@router.get("/ready", status_code=204)  # HEAD too, as every GET
 async def ready(svc: Svc) -> Response:
     readiness = await svc.health.readiness()
     if readiness.reason is None:

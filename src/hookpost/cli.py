@@ -120,6 +120,8 @@ async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> No
     token = await runtime.admit_operator() if with_api else None
     worker = runtime.worker(await runtime.operational_webhooks()) if with_worker else None
     worker_task = asyncio.create_task(runtime.run_worker(worker)) if worker else None
+    tasks_stop = asyncio.Event()  # background tasks run in every server process
+    tasks_task = asyncio.create_task(runtime.run_tasks(tasks_stop))
     server = _http_server(runtime) if with_api else None
     _freeze_startup_objects()
 
@@ -145,6 +147,8 @@ async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> No
         if worker_task is not None:
             await worker_task
     finally:
+        tasks_stop.set()
+        await tasks_task
         await runtime.close()
 
 

@@ -17,11 +17,13 @@ from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, 
 from hookpost.api.routes import (
     applications,
     attempts,
+    background_tasks,
     catalog_import,
     endpoints,
     event_types,
     health,
     messages,
+    operational_webhooks,
     poller,
     portal_access,
     stream,
@@ -50,6 +52,8 @@ def build_api(
     api.state.stream_limits = stream_limits or StreamLimits()
     errors.install(api)
     for module in (
+        background_tasks,  # before endpoints and messages: `msg/precheck/active` is no msg id
+        operational_webhooks,
         health,
         applications,
         catalog_import,

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 from hookpost.service.access import AccessService
 from hookpost.service.applications import ApplicationService, CatalogService
+from hookpost.service.background import MessageTools, TaskService
 from hookpost.service.endpoints import EndpointService
 from hookpost.service.history import HistoryService
 from hookpost.service.messages import MessageService
+from hookpost.service.operational import OperationalEndpoints
 from hookpost.service.polling import PollingService
 from hookpost.service.portal import PortalAccess
 from hookpost.service.probe import EndpointProbe
@@ -30,3 +32,6 @@ class Services:
     portal: PortalAccess
     polling: PollingService
     streams: StreamService
+    tasks: TaskService
+    message_tools: MessageTools
+    operational: OperationalEndpoints

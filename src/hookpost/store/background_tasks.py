@@ -211,7 +211,8 @@ class BackgroundTaskStore:
                 "lease_until": rows.to_us(now + lease),
                 "runs": task.runs + 1,
             }
-            if task.runs >= max_runs:
+            give_up = task.runs >= max_runs
+            if give_up:
                 values = {
                     **_finished(now, TaskStatus.FAILED),
                     "error": f"the task was interrupted {task.runs} times; it is not retried",
@@ -222,7 +223,7 @@ class BackgroundTaskStore:
                     .where(background_tasks.c.id == task.id, taken)
                     .values(**values)
                 )
-            if result.rowcount and "lease_token" in values:
+            if result.rowcount and not give_up:
                 return Task(**{**vars(task), "lease_token": token, "runs": task.runs + 1})
             # Another runner took it, or it was marked failed: look again.
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from svix.api import (
-    BackgroundTaskOut,
     ApplicationIn,
+    BackgroundTaskOut,
     EndpointGetStatsOptions,
     EndpointIn,
     EndpointPatch,

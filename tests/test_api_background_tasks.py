@@ -18,6 +18,7 @@ from svix.api import (
     BackgroundTaskOut,
     BulkExpungeContentsIn,
     BulkReplayIn,
+    EndpointGetAttemptStatsOptions,
     EndpointIn,
     EndpointPatch,
     EventTypeIn,
@@ -324,3 +325,32 @@ def test_a_task_left_running_by_a_dead_process_is_resumed_or_failed(
     failed = finished(svix, hopeless)
     assert failed.status == TaskStatus.FAILED
     assert failed.data == {"messagesPurged": 0}  # not run a sixth time
+
+
+def test_endpoint_attempt_stats_count_attempts_by_outcome(live: Live, receiver: Receiver) -> None:
+    svix = live.sdk()
+    app, ep = app_with_endpoint(svix, f"{receiver.url}/hook")
+    empty = svix.endpoint.get_attempt_stats(app, ep)
+    assert (empty.success, empty.fail, empty.canceled) == (0, 0, 0)
+    receiver.answer(500)  # the first attempt fails, the retry succeeds
+    svix.message.create(app, MessageIn(event_type="a.b", payload={"id": "x"}))
+    receiver.wait_for(2)
+    stats = eventually(
+        lambda: (s := svix.endpoint.get_attempt_stats(app, ep)).success == 1 and s,
+        what="the retry to be recorded",
+    )
+    assert (stats.success, stats.fail, stats.canceled) == (1, 1, 0)
+    now = datetime.now(UTC)
+    earlier = svix.endpoint.get_attempt_stats(
+        app,
+        ep,
+        EndpointGetAttemptStatsOptions(
+            since=now - timedelta(days=3), until=now - timedelta(days=2)
+        ),
+    )
+    assert (earlier.success, earlier.fail) == (0, 0)
+    with pytest.raises(HttpError) as too_long:
+        svix.endpoint.get_attempt_stats(
+            app, ep, EndpointGetAttemptStatsOptions(since=now - timedelta(days=40), until=now)
+        )
+    assert too_long.value.status_code == 400

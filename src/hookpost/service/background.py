@@ -27,6 +27,7 @@ from hookpost.store.ports import Lookups
 
 log = logging.getLogger("hookpost.tasks")
 MAX_WINDOW = timedelta(days=14, minutes=5)
+MAX_STATS_RANGE = timedelta(days=28, minutes=5)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,29 @@ class TaskService:
 
     async def aggregate_event_types(self, org_id: str) -> Task:
         return await self._start(org_id, TaskKind.EVENT_TYPE_AGGREGATE, {}, {"event_types": []})
+
+    async def endpoint_attempt_stats(
+        self,
+        org_id: str,
+        app_ref: str,
+        endpoint_ref: str,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> dict[str, int]:
+        """Svix's EndpointAttemptStats over whole hours (28 days up to now by default)."""
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
+        hour = timedelta(hours=1)
+        until = until or self._clock()
+        since = since or until - MAX_STATS_RANGE + timedelta(minutes=5)
+        if since > until or until - since > MAX_STATS_RANGE:
+            raise BadRequest(
+                "the range must start before it ends and span at most 28 days",
+                code="invalid_range",
+            )
+        start = since.replace(minute=0, second=0, microsecond=0)
+        end = until.replace(minute=0, second=0, microsecond=0)
+        end = end if end == until else end + hour
+        return await self._tasks.endpoint_attempt_stats(endpoint.id, start, end)
 
     async def _start_endpoint_task(
         self, kind: TaskKind, endpoint: Endpoint, params: dict[str, Any]

@@ -175,6 +175,37 @@ class BackgroundTaskStore:
                 (_names(event_types), _names(channels)) for event_types, channels in found.all()
             ]
 
+    async def endpoint_attempt_stats(
+        self, endpoint_id: str, since: datetime, until: datetime
+    ) -> dict[str, int]:
+        """Attempts to an endpoint in [since, until) by outcome, and deliveries canceled."""
+        async with self._db.read() as conn:
+            by_status = await conn.execute(
+                sa.select(attempts.c.status, sa.func.count())
+                .where(
+                    attempts.c.endpoint_id == endpoint_id,
+                    attempts.c.id >= id_bound(ids.ATTEMPT, since, upper=False),
+                    attempts.c.id < id_bound(ids.ATTEMPT, until, upper=False),
+                )
+                .group_by(attempts.c.status)
+            )
+            counts = {int(status): int(n) for status, n in by_status.all()}
+            canceled = (
+                await conn.execute(
+                    sa.select(sa.func.count()).where(
+                        deliveries.c.endpoint_id == endpoint_id,
+                        deliveries.c.state == DeliveryState.CANCELED.value,
+                        deliveries.c.created_at >= rows.to_us(since),
+                        deliveries.c.created_at < rows.to_us(until),
+                    )
+                )
+            ).scalar()
+        return {
+            "success": counts.get(MessageStatus.SUCCESS, 0),
+            "fail": counts.get(MessageStatus.FAIL, 0),
+            "canceled": int(canceled or 0),
+        }
+
     # -- the runner's side ------------------------------------------------------------------
 
     async def claim(self, lease: timedelta, max_runs: int) -> Task | None:

@@ -2,7 +2,8 @@
 and bulk expunge.
 
 - `/api/v1/background-task` (list, get)
-- `/api/v1/app/{app}/endpoint/{ep}/recover`, `/replay-missing`, `/bulk-replay` (202, a task)
+- `/api/v1/app/{app}/endpoint/{ep}/recover`, `/replay-missing`, `/bulk-replay` (202, a task),
+  `/attempt-stats` (200)
 - `/api/v1/app/{app}/msg/expunge-all-contents` (202, a task), `/bulk-expunge` (200, results),
   `/precheck/active` (200)
 - `/api/v1/stats/usage/app` (POST, 202) and `/api/v1/stats/usage/event-types` (PUT, 202)
@@ -108,6 +109,21 @@ async def replay_missing(
         org, app_id, endpoint_id, _utc(body.since), as_utc(body.until)
     )
     return json_response(outputs.task(task), 202)
+
+
+@router.get(ENDPOINT + "/attempt-stats", tags=["Endpoint"])
+async def get_endpoint_attempt_stats(
+    app_id: str,
+    endpoint_id: str,
+    org: OrgId,
+    svc: Svc,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Response:
+    stats = await svc.tasks.endpoint_attempt_stats(
+        org, app_id, endpoint_id, as_utc(since), as_utc(until)
+    )
+    return json_response(stats)
 
 
 @router.post(ENDPOINT + "/bulk-replay", status_code=202, tags=["Endpoint"])

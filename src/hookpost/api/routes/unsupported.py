@@ -22,7 +22,6 @@ UNSUPPORTED = (
     "/api/v1/app/{app_id}/integration",
     "/api/v1/app/{app_id}/integration/{rest:path}",
     "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation",
-    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/attempt-stats",
 )
 
 router = APIRouter(include_in_schema=False)

@@ -14,6 +14,7 @@ UNSUPPORTED = (
     "/api/v1/connector",
     "/api/v1/connector/{rest:path}",
     "/api/v1/environment/{rest:path}",
+    "/ingest/api/v1/{rest:path}",
     "/api/v1/stats/{rest:path}",
     "/api/v1/app/{app_id}/autoconfig",
     "/api/v1/app/{app_id}/autoconfig/{rest:path}",

@@ -178,7 +178,8 @@ class BackgroundTaskStore:
     async def endpoint_attempt_stats(
         self, endpoint_id: str, since: datetime, until: datetime
     ) -> dict[str, int]:
-        """Attempts to an endpoint in [since, until) by outcome, and deliveries canceled."""
+        """Attempts to an endpoint in [since, until) by outcome, and its deliveries of messages
+        created then that were canceled."""
         async with self._db.read() as conn:
             by_status = await conn.execute(
                 sa.select(attempts.c.status, sa.func.count())
@@ -195,8 +196,8 @@ class BackgroundTaskStore:
                     sa.select(sa.func.count()).where(
                         deliveries.c.endpoint_id == endpoint_id,
                         deliveries.c.state == DeliveryState.CANCELED.value,
-                        deliveries.c.created_at >= rows.to_us(since),
-                        deliveries.c.created_at < rows.to_us(until),
+                        deliveries.c.msg_id >= id_bound(ids.MESSAGE, since, upper=False),
+                        deliveries.c.msg_id < id_bound(ids.MESSAGE, until, upper=False),
                     )
                 )
             ).scalar()
@@ -410,15 +411,21 @@ class BackgroundTaskStore:
                 if low == 0
                 else sa.and_(code >= low, code < low + 100)
             )
+            # The class of the pair's latest attempt (attempts are found by message).
+            latest = (
+                sa.select(sa.func.max(attempts.c.id))
+                .where(
+                    attempts.c.msg_id == deliveries.c.msg_id,
+                    attempts.c.endpoint_id == deliveries.c.endpoint_id,
+                )
+                .correlate(deliveries)
+                .scalar_subquery()
+            )
             conditions.append(
                 sa.exists().where(
-                    attempts.c.delivery_id == deliveries.c.id,
+                    attempts.c.msg_id == deliveries.c.msg_id,
+                    attempts.c.id == latest,
                     in_class,
-                    attempts.c.id
-                    == sa.select(sa.func.max(attempts.c.id))
-                    .where(attempts.c.delivery_id == deliveries.c.id)
-                    .correlate(deliveries)
-                    .scalar_subquery(),
                 )
             )
         query = (
@@ -501,18 +508,20 @@ class BackgroundTaskStore:
 
     async def _app_stats(self, conn: Conn, task: Task) -> tuple[bool, Task]:
         apps = await self._apps(conn, task)
-        since = rows.to_us(datetime.fromisoformat(task.params["since"]))
-        until = rows.to_us(datetime.fromisoformat(task.params["until"]))
+        since = datetime.fromisoformat(task.params["since"])
+        until = datetime.fromisoformat(task.params["until"])
         counts: dict[str, int] = {}
         if apps:
+            # Deliveries of the messages created in the window, found by message (indexed).
             counted = await conn.execute(
-                sa.select(deliveries.c.app_id, sa.func.count())
+                sa.select(messages.c.app_id, sa.func.count())
+                .select_from(messages.join(deliveries, deliveries.c.msg_id == messages.c.id))
                 .where(
-                    deliveries.c.app_id.in_([a.id for a in apps]),
-                    deliveries.c.created_at >= since,
-                    deliveries.c.created_at <= until,
+                    messages.c.app_id.in_([a.id for a in apps]),
+                    messages.c.id >= id_bound(ids.MESSAGE, since, upper=False),
+                    messages.c.id <= id_bound(ids.MESSAGE, until, upper=True),
                 )
-                .group_by(deliveries.c.app_id)
+                .group_by(messages.c.app_id)
             )
             counts = {app_id: int(n) for app_id, n in counted.all()}
         found = [

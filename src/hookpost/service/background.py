@@ -292,6 +292,8 @@ class TaskRunner:
                     pass
             except HookpostError as error:  # the database is away: try again later
                 log.warning("background tasks paused: %s", error)
+            except Exception:  # never let one bad row stop the runner for good
+                log.exception("background task runner error; it goes on")
             waits = [asyncio.ensure_future(self._kicked.wait()), asyncio.ensure_future(stop.wait())]
             await asyncio.wait(
                 waits,

@@ -17,7 +17,6 @@ from hookpost.service.background import TaskService
 from hookpost.service.lookup import require_endpoint, require_message
 from hookpost.store.ports import HistoryReader
 
-MAX_WINDOW = timedelta(days=14, minutes=5)
 MAX_STATS_RANGE = timedelta(days=28, minutes=5)
 
 

@@ -216,17 +216,18 @@ class BackgroundTaskStore:
         """
         now = self._clock()
         while True:
+            free = sa.and_(
+                background_tasks.c.status == TaskStatus.RUNNING.value,
+                sa.or_(
+                    background_tasks.c.lease_until.is_(None),
+                    background_tasks.c.lease_until < rows.to_us(now),
+                ),
+            )
             async with self._db.read() as conn:
                 row = (
                     await conn.execute(
                         sa.select(background_tasks)
-                        .where(
-                            background_tasks.c.status == TaskStatus.RUNNING.value,
-                            sa.or_(
-                                background_tasks.c.lease_until.is_(None),
-                                background_tasks.c.lease_until < rows.to_us(now),
-                            ),
-                        )
+                        .where(free)
                         .order_by(background_tasks.c.id)
                         .limit(1)
                     )
@@ -252,7 +253,7 @@ class BackgroundTaskStore:
             async with self._db.write() as conn:
                 result = await conn.execute(
                     background_tasks.update()
-                    .where(background_tasks.c.id == task.id, taken)
+                    .where(background_tasks.c.id == task.id, taken, free)
                     .values(**values)
                 )
             if result.rowcount and not give_up:
@@ -278,6 +279,18 @@ class BackgroundTaskStore:
             )
             if not renewed.rowcount:
                 raise LeaseLost(task.id)
+            # Where the task stands as committed (the renewal holds the row from here on):
+            # never a cursor this runner read before another runner's last batch.
+            stored = (
+                await conn.execute(
+                    sa.select(background_tasks.c.cursor, background_tasks.c.data).where(
+                        background_tasks.c.id == task.id
+                    )
+                )
+            ).one()
+            task = Task(
+                **{**vars(task), "cursor": stored.cursor, "data": rows.from_json(stored.data)}
+            )
             done, after = await step(conn, task)
             values: dict[str, Any] = {
                 "cursor": after.cursor,

@@ -32,9 +32,8 @@ from svix.exceptions import HttpError, HTTPValidationError
 
 from hookpost.core.models import TaskKind, TaskStatus
 from hookpost.store import Store
-from hookpost.store.background_tasks import BackgroundTaskStore
 from hookpost.store.schema import background_tasks
-from tests.support.live import Live, clock, live_server, unique
+from tests.support.live import Live, live_server, unique
 from tests.support.receiver import Behaviour, Receiver
 from tests.support.waiting import eventually
 
@@ -296,27 +295,31 @@ def test_a_task_left_running_by_a_dead_process_is_resumed_or_failed(
     app_id = svix.application.get(app).id
 
     async def orphan(store: Store) -> tuple[str, str]:
-        tasks = BackgroundTaskStore(store.database, clock, store._ids)
         org_id = (await store.ensure_organization()).id
-        half = await tasks.create(
-            org_id, TaskKind.APPLICATION_PURGE_CONTENT, {}, {"messagesPurged": 0}, app_id=app_id
-        )
-        hopeless = await tasks.create(
-            org_id, TaskKind.APPLICATION_PURGE_CONTENT, {}, {"messagesPurged": 0}, app_id=app_id
-        )
-        past = int((datetime.now(UTC) - timedelta(seconds=5)).timestamp() * 1_000_000)
-        async with store.database.write() as conn:
-            await conn.execute(
-                background_tasks.update()
-                .where(background_tasks.c.id == half.id)
-                .values(lease_token="dead", lease_until=past, runs=1)
-            )
-            await conn.execute(
-                background_tasks.update()
-                .where(background_tasks.c.id == hopeless.id)
-                .values(lease_token="dead", lease_until=past, runs=5)
-            )
-        return half.id, hopeless.id
+        now = datetime.now(UTC)
+        past = int((now - timedelta(seconds=5)).timestamp() * 1_000_000)
+        made = []
+        async with store.database.write() as conn:  # each row whole, in one statement
+            for runs in (1, 5):
+                made.append(store._ids.new("qtask_"))
+                await conn.execute(
+                    background_tasks.insert().values(
+                        id=made[-1],
+                        org_id=org_id,
+                        app_id=app_id,
+                        endpoint_id=None,
+                        kind=TaskKind.APPLICATION_PURGE_CONTENT.value,
+                        status=TaskStatus.RUNNING.value,
+                        params="{}",
+                        data='{"messagesPurged": 0}',
+                        runs=runs,
+                        lease_token="dead",
+                        lease_until=past,
+                        created_at=past,
+                        updated_at=past,
+                    )
+                )
+        return made[0], made[1]
 
     # Created straight in the database, no runner was told: they are found by the lease.
     half, hopeless = live.run(orphan)

@@ -6,12 +6,14 @@ old one), and tasks that kill their runner too often being marked failed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from hookpost.core import ids as prefixes
 from hookpost.core.fields import ApplicationFields, EndpointFields, NewMessage
 from hookpost.core.ids import IdFactory
 from hookpost.core.models import DeliveryState, Task, TaskKind, TaskStatus
@@ -165,3 +167,86 @@ async def test_a_runner_stops_when_told(store: Store) -> None:
     runner.kick()
     stop.set()
     await asyncio.wait_for(running, timeout=10)
+
+
+async def test_requests_are_served_between_the_batches_of_a_large_recover(store: Store) -> None:
+    """A recover of 1,500 failed messages runs as three batches of 500; a reader running
+    beside it gets answers between every two batches (the API is not held up)."""
+    org, app, endpoint, _ = await app_with_messages(store, 0)
+    clock = Clock()
+    ids = IdFactory(clock, os.urandom)
+    now = int(clock.now.timestamp() * 1_000_000)
+    sent = sorted(ids.new(prefixes.MESSAGE) for _ in range(1500))
+    async with store.database.write() as conn:  # as 1,500 exhausted deliveries leave them
+        await conn.execute(
+            messages.insert(),
+            [
+                {
+                    "id": msg,
+                    "org_id": org,
+                    "app_id": app,
+                    "event_type": "a.b",
+                    "payload": b"{}",
+                    "raw_payload": False,
+                    "created_at": now,
+                    "expires_at": now + 10**12,
+                }
+                for msg in sent
+            ],
+        )
+        await conn.execute(
+            deliveries.insert(),
+            [
+                {
+                    "id": ids.new(prefixes.DELIVERY),
+                    "org_id": org,
+                    "app_id": app,
+                    "msg_id": msg,
+                    "endpoint_id": endpoint,
+                    "state": DeliveryState.FAILED.value,
+                    "trigger": 0,
+                    "attempts": 3,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for msg in sent
+            ],
+        )
+    tasks = tasks_of(store, clock, batch=500)
+    params = {"since": (clock.now - timedelta(hours=1)).isoformat(), "until": None}
+    await tasks.create(
+        org,
+        TaskKind.ENDPOINT_RECOVER,
+        params,
+        {"messagesSent": 0},
+        app_id=app,
+        endpoint_id=endpoint,
+    )
+    marks: list[str] = []
+    runner = TaskRunner(tasks, lease=LEASE, wake=lambda: marks.append("batch"))
+    done = asyncio.Event()
+
+    async def reader() -> None:
+        while not done.is_set():
+            assert await store.get_application(org, app) is not None
+            marks.append("read")
+            await asyncio.sleep(0)
+
+    reading = asyncio.create_task(reader())
+    await asyncio.sleep(0)  # the reader is under way before the task starts
+    assert await runner.run_one() is True
+    done.set()
+    await reading
+    batches = [n for n, mark in enumerate(marks) if mark == "batch"]
+    assert len(batches) == 3
+    for before, after in itertools.pairwise(batches):
+        assert "read" in marks[before + 1 : after], marks
+    async with store.database.read() as conn:
+        manual = (
+            await conn.execute(
+                sa.select(sa.func.count(sa.distinct(deliveries.c.msg_id))).where(
+                    deliveries.c.endpoint_id == endpoint, deliveries.c.trigger == 1
+                )
+            )
+        ).scalar()
+    assert manual == 1500

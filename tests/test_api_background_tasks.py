@@ -327,6 +327,10 @@ def test_a_task_left_running_by_a_dead_process_is_resumed_or_failed(
     assert (resumed.status, resumed.data) == ("finished", {"messagesPurged": 3})
     failed = finished(svix, hopeless)
     assert failed.status == TaskStatus.FAILED
+    raw = live.http().get(f"/api/v1/background-task/{hopeless}").json()
+    assert "interrupted 5 times" in raw["error"]
+    assert raw["finishedAt"] == raw["updatedAt"]
+    assert live.http().get(f"/api/v1/background-task/{half}").json()["error"] is None
     assert failed.data == {"messagesPurged": 0}  # not run a sixth time
 
 

@@ -58,8 +58,14 @@ class AppUsageStatsIn(WireModel):
 
 
 def background_task(task: Task) -> dict[str, Any]:
-    """Svix's BackgroundTaskOut."""
-    return {**outputs.task(task), "data": task.data}
+    """Svix's BackgroundTaskOut, plus hookpost's `createdAt`, `finishedAt` and `error`."""
+    return {
+        **outputs.task(task),
+        "data": task.data,
+        "createdAt": outputs.timestamp(task.created_at),
+        "finishedAt": outputs.timestamp(task.finished_at),
+        "error": task.error,
+    }
 
 
 def _utc(value: datetime) -> datetime:

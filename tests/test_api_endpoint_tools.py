@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from svix.api import (
     ApplicationIn,
+    BackgroundTaskOut,
     EndpointGetStatsOptions,
     EndpointIn,
     EndpointPatch,
@@ -39,6 +40,14 @@ EXAMPLE: dict[str, Any] = {"invoice": {"id": "in_1", "amount": 1200}}
 def setup(svix: Svix, **endpoint: Any) -> tuple[str, str]:
     app = svix.application.create(ApplicationIn(name="tools", uid=unique("app"))).id
     return app, svix.endpoint.create(app, EndpointIn(url=URL, **endpoint)).id
+
+
+def finished(svix: Svix, task_id: str) -> BackgroundTaskOut:
+    """The background task once it is no longer running."""
+    return eventually(
+        lambda: (t := svix.background_task.get(task_id)).status != "running" and t,
+        what=f"background task {task_id} to finish",
+    )
 
 
 def deliveries_of(live: Live, msg_id: str) -> list[tuple[str, int]]:
@@ -156,6 +165,8 @@ def test_recover_requeues_failed_deliveries(live: Live) -> None:
     assert task.id.startswith("qtask_")
     assert (task.status, task.task) == ("running", "endpoint.recover")
     assert abs(task.updated_at - datetime.now(UTC)) < timedelta(minutes=1)
+    done = finished(svix, task.id)
+    assert done.data == {"messagesSent": 1}
     assert deliveries_of(live, msg) == [(ep, 0), (ep, 1)]
 
 
@@ -169,10 +180,12 @@ def test_replay_missing_sends_what_the_endpoint_never_got(live: Live) -> None:
     task = svix.endpoint.replay_missing(app, late, ReplayIn(since=since))
     assert task.id.startswith("qtask_")
     assert (task.status, task.task) == ("running", "endpoint.replay")
+    assert finished(svix, task.id).data == {"messagesSent": 1}
     assert deliveries_of(live, before) == sorted([(first, 0), (late, 1)])
     assert deliveries_of(live, after) == sorted([(first, 0), (late, 0)])
     again = svix.endpoint.replay_missing(app, late, ReplayIn(since=since))
     assert again.status == "running"
+    assert finished(svix, again.id).data == {"messagesSent": 0}
     assert deliveries_of(live, before) == sorted([(first, 0), (late, 1)])  # nothing twice
 
 

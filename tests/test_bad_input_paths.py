@@ -200,7 +200,9 @@ def test_out_of_scope_routes_are_json_501s(live: Live, objs: Objects) -> None:
     for method, path in (
         ("GET", "/api/v1/stats/usage/app"),
         ("POST", f"/api/v1/app/{objs.app}/integration"),
-        ("POST", f"/api/v1/app/{objs.app}/endpoint/{objs.endpoint}/bulk-replay"),
+        ("POST", f"/api/v1/app/{objs.app}/endpoint/{objs.endpoint}/transformation"),
+        ("GET", "/api/v1/stats/endpoint/count"),
+        ("POST", "/ingest/api/v1/source"),
         ("POST", "/api/v1/auth/stream-portal-access/strm_x"),
     ):
         response = live.http().request(method, path, json={})

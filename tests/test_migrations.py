@@ -140,3 +140,33 @@ async def test_the_comparison_would_notice_a_difference(empty_url: str) -> None:
         assert [d[0] for d in found] == ["add_index"]
     finally:
         await db.close()
+
+
+async def test_0011_turns_recorded_redeliveries_into_finished_tasks(empty_url: str) -> None:
+    """A `tasks` row of 0010 (a recover queued in one transaction) becomes a finished
+    background task with its count in `data`."""
+    db = Database(empty_url)
+    try:
+        await migrate.upgrade(db, "0010")
+        async with db.write() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO tasks (id, org_id, app_id, endpoint_id, kind, status, messages,"
+                    " created_at, updated_at) VALUES ('qtask_old', 'org_1', 'app_1', 'ep_1',"
+                    " 'endpoint.recover', 'running', 12, 1000, 2000)"
+                )
+            )
+        await migrate.upgrade(db)
+        assert "tasks" not in await table_names(db)
+        async with db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT kind, status, data, finished_at, runs FROM background_tasks"
+                        " WHERE id = 'qtask_old'"
+                    )
+                )
+            ).one()
+        assert tuple(row) == ("endpoint.recover", "finished", '{"messagesSent": 12}', 2000, 1)
+    finally:
+        await db.close()

@@ -33,9 +33,11 @@ from hookpost.core.fields import (
     NewMessage,
 )
 from hookpost.core.ids import IdFactory
-from hookpost.core.models import Claim, DeliveryState
+from hookpost.core.models import Claim, DeliveryState, TaskKind, TaskStatus
 from hookpost.core.outcomes import AttemptRecord, Decision, ErrorClass, Outcome
+from hookpost.service.background import TaskRunner
 from hookpost.store import Store, migrate
+from hookpost.store.background_tasks import BackgroundTaskStore
 from hookpost.store.database import Database
 from tests.support import databases
 
@@ -226,8 +228,34 @@ async def _workload(store: Store, clock: Clock) -> None:
     target = await store.get_endpoint(org, app, endpoint)
     assert target is not None
     await store.resend(target, msg)
-    await store.recover(target, clock.now - timedelta(days=1), clock.now)
-    await store.replay_missing(target, clock.now - timedelta(days=1), clock.now)
+    await _background_tasks(store, clock, org, app, endpoint)
+
+
+async def _background_tasks(store: Store, clock: Clock, org: str, app: str, endpoint: str) -> None:
+    """Every background task and the queries beside them, each run to its end."""
+    tasks = BackgroundTaskStore(store.database, clock, IdFactory(clock, os.urandom))
+    day = {"since": (clock.now - timedelta(days=1)).isoformat(), "until": clock.now.isoformat()}
+    on_endpoint = {"app_id": app, "endpoint_id": endpoint}
+    filters = {"eventTypes": ["invoice.paid"], "channel": "c", "tag": "t", "status": 2}
+    started = [
+        (TaskKind.ENDPOINT_RECOVER, day, on_endpoint),
+        (TaskKind.ENDPOINT_REPLAY, day, on_endpoint),
+        (TaskKind.ENDPOINT_BULK_REPLAY, {**day, **filters, "statusCodeClass": 500}, on_endpoint),
+        (TaskKind.APPLICATION_PURGE_CONTENT, {}, {"app_id": app}),
+        (TaskKind.APPLICATION_STATS, {**day, "appIds": [app]}, {}),
+        (TaskKind.EVENT_TYPE_AGGREGATE, {"appIds": [app]}, {}),
+    ]
+    for kind, params, where in started:
+        await tasks.create(org, kind, params, {}, **where)
+    runner = TaskRunner(tasks, lease=LEASE)
+    while await runner.run_one():
+        pass
+    listed = await tasks.list_tasks(
+        org, status=None, kind=None, limit=10, iterator=None, descending=True
+    )
+    assert [t.status for t in listed.items] == [TaskStatus.FINISHED] * len(started)
+    await tasks.listening_endpoints(app)
+    await tasks.endpoint_attempt_stats(endpoint, clock.now - timedelta(days=1), clock.now)
 
 
 async def _plan_sqlite(url: str, sql: str) -> list[str]:

@@ -86,6 +86,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
         "https://ops.example/",
     ),
     "HOOKPOST_OPERATIONAL_WEBHOOK_SECRET": ("whsec_x", "operational_webhook_secret", "whsec_x"),
+    "HOOKPOST_BACKGROUND_TASK_LEASE": ("2m", "background_task_lease", 120.0),
     "HOOKPOST_ALLOWED_NETWORKS": (
         "10.0.0.0/8 127.0.0.1",
         "allowed_networks",

@@ -209,6 +209,8 @@ async def _run_processes(
     server = _http_server(runtime) if listener is not None else None
     metrics_task = metrics.start() if metrics is not None else None
     worker_task = asyncio.create_task(runtime.run_worker(worker)) if worker else None
+    tasks_stop = asyncio.Event()  # background tasks run in every server process
+    tasks_task = asyncio.create_task(runtime.run_tasks(tasks_stop))
     _freeze_startup_objects()
 
     def shut_down() -> None:
@@ -233,6 +235,8 @@ async def _run_processes(
         if worker_task is not None:
             await worker_task
     finally:
+        tasks_stop.set()
+        await tasks_task
         if metrics is not None and metrics_task is not None:
             metrics.should_exit = True  # served until the worker has drained
             await metrics_task

@@ -127,6 +127,14 @@ class ApiSettings:
         "12h",
         "how long a POST's answer is kept for replays of the same `idempotency-key`",
     )
+    background_task_lease: float = setting(
+        "HOOKPOST_BACKGROUND_TASK_LEASE",
+        positive(parse_duration),
+        "60s",
+        "how long a process holds a background task (recover, replays, purges, statistics) "
+        "between two batches; a task whose process died is resumed by another process, or "
+        "after a restart, once this runs out",
+    )
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from hookpost.metrics import CONTENT_TYPE, Metrics
 from hookpost.portal.app import PortalLook, install_portal
 from hookpost.service.access import AccessService
 from hookpost.service.applications import ApplicationService, CatalogService
+from hookpost.service.background import MessageTools, TaskRunner, TaskService
 from hookpost.service.container import Services
 from hookpost.service.destinations import DestinationRules
 from hookpost.service.endpoints import EndpointService
@@ -48,7 +49,11 @@ from hookpost.service.health import HealthService
 from hookpost.service.history import HistoryService
 from hookpost.service.message_order import FeedReader, PublicationOrder
 from hookpost.service.messages import MessageService
-from hookpost.service.operational import OperationalWebhooks
+from hookpost.service.operational import (
+    OperationalEndpoints,
+    OperationalEndpointService,
+    OperationalWebhooks,
+)
 from hookpost.service.polling import PollingService
 from hookpost.service.portal import PortalAccess
 from hookpost.service.probe import EndpointProbe
@@ -56,6 +61,7 @@ from hookpost.service.streams import StreamService
 from hookpost.store import Store, migrate
 from hookpost.store.connect import DatabaseSetupError
 from hookpost.store.connect import explain as explain_database_error
+from hookpost.store.background_tasks import BackgroundTaskStore
 from hookpost.store.database import Database
 from hookpost.store.message_feed import MessageFeed
 from hookpost.store.notifications import PostgresWakeups
@@ -87,6 +93,7 @@ class Runtime:
     clock: Clock
     names: NameResolver | None = None  # the process's resolver, unless a lookup was injected
     metrics: Metrics | None = None  # unless HOOKPOST_METRICS is off
+    tasks: TaskRunner | None = None  # runs the background tasks (recover, replays, purges, ...)
 
     @property
     def observer(self) -> Metrics | NoObserver:
@@ -143,14 +150,19 @@ class Runtime:
             )
         )
 
-    async def operational_webhooks(self) -> OperationalWebhooks | None:
-        """The operator's notifier, when HOOKPOST_OPERATIONAL_WEBHOOK_URL is set."""
-        url = self.settings.operational_webhook_url
-        if not url:
-            return None
+    async def operational_webhooks(self) -> OperationalWebhooks:
+        """The operator's notifier: to the endpoints of HOOKPOST_OPERATIONAL_WEBHOOK_URL (set
+        up here) and of the operational-webhook API."""
         notifier = OperationalWebhooks(self.store, self.services.messages, self.services.endpoints)
-        await notifier.configure(url, self.settings.operational_webhook_secret)
+        url = self.settings.operational_webhook_url
+        if url:
+            await notifier.configure(url, self.settings.operational_webhook_secret)
         return notifier
+
+    async def run_tasks(self, stop: asyncio.Event) -> None:
+        """Run background tasks (this process's and any a dead process left) until `stop`."""
+        if self.tasks is not None:
+            await self.tasks.run(stop)
 
     def worker(self, notifier: OperationalWebhooks | None = None) -> Worker:
         notify = notifier.emit if notifier is not None else None
@@ -240,15 +252,20 @@ async def open_runtime(
         ids=IdFactory(clock, entropy),
     )
     messages = MessageService(store, settings.max_payload_bytes, wake)
+    task_store = BackgroundTaskStore(database, clock, IdFactory(clock, entropy))
+    task_runner = TaskRunner(
+        task_store, lease=timedelta(seconds=settings.background_task_lease), wake=wake
+    )
     order = PublicationOrder(clock, timedelta(seconds=settings.feed_commit_window))
     reader = FeedReader(MessageFeed(database), order)
+    tasks = TaskService(store, task_store, clock, task_runner.kick)
     services = Services(
         access=AccessService(store, clock, entropy, time.monotonic),
         applications=ApplicationService(store),
         catalog=CatalogService(store),
         endpoints=EndpointService(store, messages, entropy, rules.check_url),
         messages=messages,
-        history=HistoryService(store, clock, wake),
+        history=HistoryService(store, clock, wake, tasks),
         probes=EndpointProbe(store, runner.probe, IdFactory(clock, entropy)),
         portal=PortalAccess(
             store,
@@ -260,6 +277,11 @@ async def open_runtime(
         polling=PollingService(store, reader, PollerConsumers(database, clock)),
         streams=StreamService(store, reader),
         health=HealthService(store, migrate.SchemaCheck(database)),
+        tasks=tasks,
+        message_tools=MessageTools(store, task_store, store.expunge_message_content),
+        operational=OperationalEndpoints(
+            store, OperationalEndpointService(store, messages, entropy, rules.check_url)
+        ),
     )
     metrics = None
     if settings.metrics:
@@ -278,6 +300,7 @@ async def open_runtime(
         clock,
         names,
         metrics,
+        task_runner,
     )
 
 

@@ -20,11 +20,13 @@ from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, 
 from hookpost.api.routes import (
     applications,
     attempts,
+    background_tasks,
     catalog_import,
     endpoints,
     event_types,
     health,
     messages,
+    operational_webhooks,
     poller,
     portal_access,
     stream,
@@ -58,6 +60,8 @@ def build_api(
     install_docs(api, title="hookpost")
     openapi.install(api)
     for module in (
+        background_tasks,  # before endpoints and messages: `msg/precheck/active` is no msg id
+        operational_webhooks,
         health,
         applications,
         catalog_import,

@@ -246,15 +246,50 @@ class Published:
     handed_over: int = 0  # deliveries given straight to the worker in this process
 
 
+class TaskStatus(enum.StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class TaskKind(enum.StrEnum):
+    """Svix's BackgroundTaskType values hookpost runs."""
+
+    ENDPOINT_RECOVER = "endpoint.recover"
+    ENDPOINT_REPLAY = "endpoint.replay"
+    ENDPOINT_BULK_REPLAY = "endpoint.bulk-replay"
+    APPLICATION_PURGE_CONTENT = "application.purge_content"
+    APPLICATION_STATS = "application.stats"
+    EVENT_TYPE_AGGREGATE = "event-type.aggregate"
+
+
 @dataclass(frozen=True)
 class Task:
-    """A bulk redelivery (recover, replay) and how many messages it queued."""
+    """A background task: what it does (`kind`, `params`), how far it got and what it found.
+
+    `data` is what the API shows (counts, statistics); `cursor` is where the next batch starts.
+    """
 
     id: str
-    kind: str
-    status: str
-    messages: int
+    org_id: str
+    kind: TaskKind
+    status: TaskStatus
     updated_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    app_id: str | None = None
+    endpoint_id: str | None = None
+    cursor: str | None = None
+    error: str | None = None
+    runs: int = 0
+    lease_token: str | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def messages(self) -> int:
+        """How many messages a redelivery task has queued so far."""
+        return int(self.data.get("messagesSent", 0))
 
 
 @dataclass(frozen=True)

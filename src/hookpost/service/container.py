@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 from hookpost.service.access import AccessService
 from hookpost.service.applications import ApplicationService, CatalogService
+from hookpost.service.background import MessageTools, TaskService
 from hookpost.service.endpoints import EndpointService
 from hookpost.service.health import HealthService
 from hookpost.service.history import HistoryService
 from hookpost.service.messages import MessageService
+from hookpost.service.operational import OperationalEndpoints
 from hookpost.service.polling import PollingService
 from hookpost.service.portal import PortalAccess
 from hookpost.service.probe import EndpointProbe
@@ -32,3 +34,6 @@ class Services:
     polling: PollingService
     streams: StreamService
     health: HealthService
+    tasks: TaskService
+    message_tools: MessageTools
+    operational: OperationalEndpoints

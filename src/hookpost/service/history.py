@@ -10,23 +10,28 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from hookpost.core import ids
-from hookpost.core.errors import BadRequest, InvalidInput, NotFound
+from hookpost.core.errors import BadRequest, NotFound
 from hookpost.core.fields import AttemptQuery
 from hookpost.core.models import Attempt, Delivery, Endpoint, Message, Page, Task
+from hookpost.service.background import TaskService
 from hookpost.service.lookup import require_endpoint, require_message
 from hookpost.store.ports import HistoryReader
 
-MAX_WINDOW = timedelta(days=14, minutes=5)
 MAX_STATS_RANGE = timedelta(days=28, minutes=5)
 
 
 class HistoryService:
     def __init__(
-        self, store: HistoryReader, clock: Callable[[], datetime], wake: Callable[[], None]
+        self,
+        store: HistoryReader,
+        clock: Callable[[], datetime],
+        wake: Callable[[], None],
+        tasks: TaskService | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._wake = wake
+        self._tasks = tasks
 
     async def attempts_by_endpoint(
         self, org_id: str, app_ref: str, endpoint_ref: str, q: AttemptQuery
@@ -120,26 +125,6 @@ class HistoryService:
     async def recover(
         self, org_id: str, app_ref: str, endpoint_ref: str, since: datetime, until: datetime | None
     ) -> Task:
-        endpoint, until = await self._window(org_id, app_ref, endpoint_ref, since, until)
-        task = await self._store.recover(endpoint, since, until)
-        self._wake()
-        return task
-
-    async def replay_missing(
-        self, org_id: str, app_ref: str, endpoint_ref: str, since: datetime, until: datetime | None
-    ) -> Task:
-        endpoint, until = await self._window(org_id, app_ref, endpoint_ref, since, until)
-        task = await self._store.replay_missing(endpoint, since, until)
-        self._wake()
-        return task
-
-    async def _window(
-        self, org_id: str, app_ref: str, endpoint_ref: str, since: datetime, until: datetime | None
-    ) -> tuple[Endpoint, datetime]:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, endpoint_ref)
-        until = until or self._clock()
-        if until - since > MAX_WINDOW:
-            raise InvalidInput.at(("body", "since"), "the window may span at most 14 days")
-        if since > until:
-            raise InvalidInput.at(("body", "since"), "'since' must be before 'until'")
-        return endpoint, until
+        """Start a recover task (`TaskService.recover`; kept for the portal)."""
+        assert self._tasks is not None, "the runtime gives the history service its tasks"
+        return await self._tasks.recover(org_id, app_ref, endpoint_ref, since, until)

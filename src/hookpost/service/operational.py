@@ -1,7 +1,10 @@
 """Operational webhooks: tell the operator when endpoints fail, recover or get disabled.
 
 They travel like any webhook (stored, signed, retried, in the history): as messages of an
-internal application, to one endpoint at the operator's URL, as the Svix server does.
+internal application per organization, to that application's endpoints, as the Svix server
+does. The endpoints come from two sources that coexist: `HOOKPOST_OPERATIONAL_WEBHOOK_URL`
+(the endpoint with uid `operator` of the default organization, recreated or re-enabled on
+every start) and the `/api/v1/operational-webhook/endpoint` API (`OperationalEndpoints`).
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from hookpost.core.errors import ConfigurationError, Conflict, InvalidInput
+from hookpost.core.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from hookpost.core.fields import ApplicationFields, EndpointFields
-from hookpost.core.models import Application
+from hookpost.core.models import Application, Endpoint, Page
 from hookpost.core.outcomes import AttemptRecord, Notice
 from hookpost.service.endpoints import EndpointService
 from hookpost.service.messages import MessageService, Publication
@@ -21,6 +24,19 @@ from hookpost.store.ports import Operational
 APP_UID = "hookpost-operational"
 APP_NAME = "hookpost operational webhooks"
 ENDPOINT_UID = "operator"
+# Svix's operational event types: an endpoint may subscribe to any of them; hookpost sends
+# the four of `Notice` (the others never occur here).
+EVENT_TYPES = frozenset(
+    {
+        *(str(n) for n in Notice),
+        "background_task.finished",
+        "endpoint.created",
+        "endpoint.deleted",
+        "endpoint.enabled",
+        "endpoint.updated",
+        "message.attempt.log",
+    }
+)
 log = logging.getLogger("hookpost.operational")
 
 
@@ -101,16 +117,95 @@ class OperationalWebhooks:
             await self._store.delete_application(org.id, old.id)
 
     async def emit(self, records: Sequence[AttemptRecord]) -> None:
-        """Publish one operational message per notice the recorded attempts produced."""
-        app = self._app
-        if app is None:
-            return
+        """Publish one operational message per notice, to the organization's internal app."""
+        apps: dict[str, Application | None] = {}
+        if self._app is not None:
+            apps[self._app.org_id] = self._app
         for record in records:
-            if record.claim.message.app_id == app.id:
-                continue  # the operator's own endpoint failing must not notify itself
+            if not record.decision.notices:
+                continue
+            org_id = record.claim.endpoint.org_id
+            if org_id not in apps:  # set up through the API, or not at all
+                apps[org_id] = await self._store.get_application(org_id, APP_UID)
+            app = apps[org_id]
+            if app is None or record.claim.message.app_id == app.id:
+                continue  # an operational endpoint failing must not notify itself
             for notice in record.decision.notices:
                 await self._messages.publish(
                     app.org_id,
                     app.id,
                     Publication(event_type=str(notice), payload=notice_payload(notice, record)),
                 )
+
+
+class OperationalEndpointService(EndpointService):
+    """Endpoints of the internal application: their event types are Svix's operational ones,
+    not the organization's catalog."""
+
+    async def _check_event_types(
+        self,
+        org_id: str,  # noqa: ARG002 - the catalog's signature
+        event_types: tuple[str, ...] | None,
+    ) -> None:
+        unknown = sorted(set(event_types or ()) - EVENT_TYPES)
+        if unknown:
+            raise InvalidInput.at(
+                ("body", "eventTypes"),
+                f"The following event types don't exist: {', '.join(unknown)}",
+            )
+
+
+class OperationalEndpoints:
+    """`/api/v1/operational-webhook/endpoint`: the organization's operational endpoints."""
+
+    def __init__(self, store: Operational, endpoints: OperationalEndpointService) -> None:
+        self._store = store
+        self._endpoints = endpoints
+
+    async def _app(self, org_id: str) -> Application:
+        app, _ = await self._store.get_or_create_application(
+            org_id, ApplicationFields(APP_NAME, APP_UID)
+        )
+        return app
+
+    async def _existing_app(self, org_id: str) -> Application:
+        app = await self._store.get_application(org_id, APP_UID)
+        if app is None:
+            raise NotFound(entity="endpoint")
+        return app
+
+    async def list(
+        self, org_id: str, *, limit: int, iterator: str | None, descending: bool
+    ) -> Page[Endpoint]:
+        app = await self._store.get_application(org_id, APP_UID)
+        if app is None:
+            return Page([], False)
+        return await self._endpoints.list(
+            org_id, app.id, limit=limit, iterator=iterator, descending=descending
+        )
+
+    async def create(self, org_id: str, fields: EndpointFields, secret: str | None) -> Endpoint:
+        app = await self._app(org_id)
+        return await self._endpoints.create(org_id, app.id, fields, secret)
+
+    async def get(self, org_id: str, ref: str) -> Endpoint:
+        app = await self._existing_app(org_id)
+        return await self._endpoints.get(org_id, app.id, ref)
+
+    async def put(self, org_id: str, ref: str, fields: EndpointFields) -> tuple[Endpoint, bool]:
+        app = await self._app(org_id)
+        return await self._endpoints.put(org_id, app.id, ref, fields)
+
+    async def delete(self, org_id: str, ref: str) -> None:
+        app = await self._existing_app(org_id)
+        await self._endpoints.delete(org_id, app.id, ref)
+
+    async def rotate_secret(
+        self, org_id: str, ref: str, secret: str | None, grace_seconds: int
+    ) -> Endpoint:
+        app = await self._existing_app(org_id)
+        return await self._endpoints.rotate_secret(org_id, app.id, ref, secret, grace_seconds)
+
+    async def set_headers(self, org_id: str, ref: str, headers: dict[str, str]) -> Endpoint:
+        app = await self._existing_app(org_id)
+        return await self._endpoints.set_headers(org_id, app.id, ref, headers)

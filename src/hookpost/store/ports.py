@@ -33,7 +33,6 @@ from hookpost.core.models import (
     Organization,
     Page,
     Published,
-    Task,
 )
 from hookpost.core.outcomes import AttemptRecord
 
@@ -246,12 +245,6 @@ class HistoryReader(Lookups, Protocol):
     async def list_message_destinations(
         self, org_id: str, msg_id: str, *, limit: int, iterator: str | None
     ) -> Page[tuple[Endpoint, Delivery]]: ...
-
-    async def recover(self, endpoint: Endpoint, since: datetime, until: datetime) -> Task: ...
-
-    async def replay_missing(
-        self, endpoint: Endpoint, since: datetime, until: datetime
-    ) -> Task: ...
 
     async def resend(self, endpoint: Endpoint, msg_id: str) -> None: ...
 

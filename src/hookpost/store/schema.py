@@ -220,18 +220,29 @@ idempotency_keys = sa.Table(
     sa.Index(None, "expires_at"),
 )
 
-tasks = sa.Table(
-    "tasks",
+# Background tasks (revision 0008): parameters, progress and outcome of a bulk operation, and
+# the lease of the process running it (a task whose lease ran out is resumed elsewhere).
+background_tasks = sa.Table(
+    "background_tasks",
     metadata,
     sa.Column("id", ID, primary_key=True),
     sa.Column("org_id", ID, nullable=False),
-    sa.Column("app_id", ID, nullable=False),
-    sa.Column("endpoint_id", ID, nullable=False),
+    sa.Column("app_id", ID),
+    sa.Column("endpoint_id", ID),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("status", sa.String(12), nullable=False),
-    sa.Column("messages", sa.Integer, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("cursor", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("runs", sa.Integer, nullable=False),
+    sa.Column("lease_token", sa.String(32)),
+    sa.Column("lease_until", TIME),
     sa.Column("created_at", TIME, nullable=False),
     sa.Column("updated_at", TIME, nullable=False),
+    sa.Column("finished_at", TIME),
+    sa.Index(None, "org_id", "id"),
+    sa.Index(None, "status"),
 )
 
 # Customer-portal tokens (Svix's app-portal access): the token and its single-use magic link

@@ -1,4 +1,5 @@
-"""Routes for endpoints (`/api/v1/app/{app}/endpoint`): CRUD, secret, headers, stats, recovery.
+"""Routes for endpoints (`/api/v1/app/{app}/endpoint`): CRUD, secret, headers, stats,
+test and example sends (recover and the replays are in `background_tasks`).
 
 Endpoints are addressed by id or uid, always inside the application named in the path.
 """
@@ -19,7 +20,6 @@ from hookpost.api.wire.inputs import (
     EventExampleIn,
     HeadersIn,
     HeadersPatchIn,
-    RecoverIn,
     SecretRotateIn,
 )
 from hookpost.core import ids
@@ -154,27 +154,3 @@ async def send_test_delivery(
         org, app_id, endpoint_id, event_type=body.event_type, payload=body.payload
     )
     return json_response(outputs.probe(result))
-
-
-@router.post("/{endpoint_id}/recover", status_code=202)
-async def recover_endpoint(
-    app_id: str, endpoint_id: str, body: RecoverIn, org: OrgId, svc: Svc
-) -> Response:
-    task = await svc.history.recover(org, app_id, endpoint_id, _utc(body.since), as_utc(body.until))
-    return json_response(outputs.task(task), 202)
-
-
-@router.post("/{endpoint_id}/replay-missing", status_code=202)
-async def replay_missing(
-    app_id: str, endpoint_id: str, body: RecoverIn, org: OrgId, svc: Svc
-) -> Response:
-    task = await svc.history.replay_missing(
-        org, app_id, endpoint_id, _utc(body.since), as_utc(body.until)
-    )
-    return json_response(outputs.task(task), 202)
-
-
-def _utc(value: datetime) -> datetime:
-    converted = as_utc(value)
-    assert converted is not None
-    return converted

@@ -11,12 +11,10 @@ UNSUPPORTED = (
     "/api/v1/auth/{rest:path}",
     "/api/v1/stream",
     "/api/v1/stream/{rest:path}",
-    "/api/v1/background-task",
-    "/api/v1/background-task/{rest:path}",
     "/api/v1/connector",
     "/api/v1/connector/{rest:path}",
     "/api/v1/environment/{rest:path}",
-    "/api/v1/operational-webhook/{rest:path}",
+    "/ingest/api/v1/{rest:path}",
     "/api/v1/stats/{rest:path}",
     "/api/v1/app/{app_id}/autoconfig",
     "/api/v1/app/{app_id}/autoconfig/{rest:path}",
@@ -25,13 +23,6 @@ UNSUPPORTED = (
     "/api/v1/app/{app_id}/integration",
     "/api/v1/app/{app_id}/integration/{rest:path}",
     "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation",
-    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/attempt-stats",
-    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay",
-    "/api/v1/app/{app_id}/msg/bulk-expunge",
-    "/api/v1/app/{app_id}/msg/expunge-all-contents",
-    "/api/v1/app/{app_id}/msg/precheck/active",
-    # Svix Ingest (receiving webhooks from third parties) is another product.
-    "/ingest/api/v1/{rest:path}",
 )
 
 router = APIRouter(include_in_schema=False)

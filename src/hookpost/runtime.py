@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
+from hookpost.api.access_log import AccessLog
 from hookpost.api.app import build_api
 from hookpost.api.connections import ConnectionLimits, limited_protocol
 from hookpost.api.event_stream import StreamLimits
@@ -43,6 +44,7 @@ from hookpost.service.operational import OperationalWebhooks
 from hookpost.service.polling import PollingService
 from hookpost.service.portal import PortalAccess
 from hookpost.service.probe import EndpointProbe
+from hookpost.service.retention import Retention, RetentionPolicy
 from hookpost.service.streams import StreamService
 from hookpost.store import Store, migrate
 from hookpost.store.database import Database
@@ -51,6 +53,7 @@ from hookpost.store.notifications import PostgresWakeups
 from hookpost.store.pacing import EndpointPacing
 from hookpost.store.poller_consumers import PollerConsumers
 from hookpost.store.portal import PortalGrants
+from hookpost.store.retention import RetentionStore
 
 log = logging.getLogger("hookpost")
 Clock = Callable[[], datetime]
@@ -96,6 +99,7 @@ class Runtime:
             ),
         )
         install_portal(api, self.services, portal_look(self.settings), self.clock)
+        api.add_middleware(AccessLog, router=api.router)  # outermost: sees every answer
         return api
 
     def http_protocol(self) -> type[asyncio.Protocol]:
@@ -131,16 +135,30 @@ class Runtime:
         self.store.handover = worker  # publishes in this process lease new work to it
         return worker
 
+    def retention(self) -> Retention:
+        """The retention passes this process runs beside its worker (docs/operations.md)."""
+        policy = RetentionPolicy(
+            attempts_for=timedelta(seconds=self.settings.attempt_retention),
+            batch=self.settings.retention_batch,
+            interval=timedelta(seconds=self.settings.retention_interval),
+        )
+        return Retention(RetentionStore(self.database, self.clock), self.clock, policy)
+
     async def run_worker(self, worker: Worker) -> None:
-        """Run `worker` (and, on PostgreSQL, the listener that wakes it) until it stops."""
+        """Run `worker` (and, on PostgreSQL, the listener that wakes it) until it stops, with
+        the retention passes beside it: their own task, off the delivery path."""
         stop = asyncio.Event()
         listener = None
         if self.wakeups is not None:
             listener = asyncio.create_task(self.wakeups.listen(self.doorbell.ring, stop))
+        retention = self.retention()
+        passes = asyncio.create_task(retention.run())
         try:
             await worker.run()
         finally:
             stop.set()
+            retention.stop()
+            await passes
             if listener is not None:
                 await listener
 
@@ -166,7 +184,12 @@ async def open_runtime(
     """
     database = Database(settings.database_url)
     await migrate.upgrade(database)
-    store = Store(database, clock, IdFactory(clock, entropy))
+    store = Store(
+        database,
+        clock,
+        IdFactory(clock, entropy),
+        idempotency_ttl=timedelta(seconds=settings.idempotency_ttl),
+    )
     policy = AddressPolicy(settings.allowed_networks)
     # One asynchronous, caching resolver for deliveries and endpoint checks (tests inject one).
     names = None if lookup is not None else name_resolver(settings)

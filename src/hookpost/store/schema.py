@@ -118,7 +118,15 @@ messages = sa.Table(
     sa.UniqueConstraint("app_id", "event_id"),
     sa.UniqueConstraint("org_id", "idempotency_key"),
     sa.Index(None, "app_id", "id"),
-    sa.Index(None, "expires_at"),
+    # Payloads still to expunge, oldest first (revision 0008): retention walks this index,
+    # which loses each row as its payload is set to NULL.
+    sa.Index(
+        "ix_messages_expiring",
+        "expires_at",
+        "id",
+        postgresql_where=sa.text("payload IS NOT NULL"),
+        sqlite_where=sa.text("payload IS NOT NULL"),
+    ),
 )
 
 deliveries = sa.Table(
@@ -266,4 +274,21 @@ poller_consumers = sa.Table(
     sa.Column("consumer_id", sa.String(256), primary_key=True),
     sa.Column("position", ID, nullable=False),
     sa.Column("updated_at", TIME, nullable=False),
+)
+
+# One row per retention pass (revision 0008): what it deleted, and when; see
+# docs/operations.md, Retention. Rows older than HOOKPOST_ATTEMPT_RETENTION are deleted too.
+retention_runs = sa.Table(
+    "retention_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", TIME, nullable=False),
+    sa.Column("finished_at", TIME, nullable=False),
+    sa.Column("payloads", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("deliveries", sa.Integer, nullable=False),
+    sa.Column("idempotency_keys", sa.Integer, nullable=False),
+    sa.Column("freed_pages", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Index(None, "finished_at"),
 )

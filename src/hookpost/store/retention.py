@@ -1,0 +1,260 @@
+"""Retention in the database: expired payloads expunged, old attempts, finished deliveries and
+idempotency keys deleted, each in small transactions; SQLite's freed pages given back.
+
+Every statement touches at most one batch of rows, found through an index, so no transaction
+holds locks (or, on SQLite, the event loop) for long. On PostgreSQL one process at a time
+runs a pass (a session advisory lock); each pass is recorded in `retention_runs`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from hookpost.core import ids
+from hookpost.core.models import DeliveryState
+from hookpost.store import rows
+from hookpost.store.database import Database
+from hookpost.store.messages import id_bound
+from hookpost.store.schema import (
+    attempts,
+    deliveries,
+    idempotency_keys,
+    messages,
+    retention_runs,
+)
+
+Clock = Callable[[], datetime]
+# Any constant shared by every hookpost process ("rete"); migrations use another.
+_LOCK_ID = 0x72657465
+_TRY_LOCK = sa.text("SELECT pg_try_advisory_lock(:id)")
+_UNLOCK = sa.text("SELECT pg_advisory_unlock(:id)")
+# A delivery in these states may still be attempted: it keeps its message's payload.
+_LIVE = (DeliveryState.PENDING.value, DeliveryState.PAUSED.value)
+_FINISHED = (
+    DeliveryState.SUCCEEDED.value,
+    DeliveryState.FAILED.value,
+    DeliveryState.CANCELED.value,
+)
+# SQLite pages freed per transaction: about 20 ms of work (8 MB at the default page size).
+_PAGES_PER_STEP = 2000
+
+
+@dataclass(frozen=True)
+class RetentionCounts:
+    """What one pass removed."""
+
+    payloads: int = 0
+    attempts: int = 0
+    deliveries: int = 0
+    idempotency_keys: int = 0
+    freed_pages: int = 0  # SQLite pages handed back to the file system
+
+    @property
+    def rows(self) -> int:
+        return self.payloads + self.attempts + self.deliveries + self.idempotency_keys
+
+
+@dataclass(frozen=True)
+class RetentionRun:
+    """One pass, as `retention_runs` keeps it."""
+
+    started_at: datetime
+    finished_at: datetime
+    counts: RetentionCounts
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One batch's result: rows removed, and where the next batch starts (None: done)."""
+
+    removed: int
+    resume: Any = None
+
+
+class RetentionStore:
+    """The statements of a retention pass, one batch per call, on either dialect."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    @contextlib.asynccontextmanager
+    async def turn(self, unless_run_since: datetime) -> AsyncIterator[bool]:
+        """Whether this process runs the pass now: no other process is running one
+        (PostgreSQL: an advisory lock, held until the block ends) and none finished after
+        `unless_run_since`."""
+        if self._db.is_sqlite:
+            yield await self._finished_since(unless_run_since) is None
+            return
+        async with self._db.engine.connect() as conn:
+            locked = await conn.scalar(
+                sa.text("SELECT pg_try_advisory_lock(:id)"), {"id": _LOCK_ID}
+            )
+            await conn.commit()
+            try:
+                yield bool(locked) and await self._finished_since(unless_run_since) is None
+            finally:
+                if locked:
+                    await conn.execute(_UNLOCK, {"id": _LOCK_ID})
+                    await conn.commit()
+
+    async def _finished_since(self, since: datetime) -> int | None:
+        query = sa.select(sa.func.max(retention_runs.c.finished_at)).where(
+            retention_runs.c.finished_at > rows.to_us(since)
+        )
+        async with self._db.read() as conn:
+            found: int | None = await conn.scalar(query)
+        return found
+
+    async def expunge_payloads(self, now: datetime, batch: int, after: Any = None) -> Step:
+        """Set to NULL the payloads expired at `now`, oldest first, except those a pending or
+        paused delivery still needs (those are passed over, and taken by a later pass)."""
+        due = messages.c.payload.is_not(None) & (messages.c.expires_at <= rows.to_us(now))
+        if after is not None:
+            due &= sa.tuple_(messages.c.expires_at, messages.c.id) > sa.tuple_(*after)
+        candidates = (
+            sa.select(messages.c.id, messages.c.expires_at)
+            .where(due)
+            .order_by(messages.c.expires_at, messages.c.id)
+            .limit(batch)
+        )
+        needed = sa.exists().where(
+            deliveries.c.msg_id == messages.c.id, deliveries.c.state.in_(_LIVE)
+        )
+        async with self._db.write() as conn:
+            found = (await conn.execute(self._skip_locked(candidates))).all()
+            if not found:
+                return Step(0)
+            done = await conn.execute(
+                messages.update()
+                .where(messages.c.id.in_([row.id for row in found]), ~needed)
+                .values(payload=None)
+            )
+        last = found[-1]
+        return Step(done.rowcount, (last.expires_at, last.id) if len(found) == batch else None)
+
+    async def delete_attempts(self, before: datetime, batch: int) -> Step:
+        """Delete attempts made before `before`, oldest first (ids sort by time)."""
+        bound = id_bound(ids.ATTEMPT, before, upper=False)
+        candidates = (
+            sa.select(attempts.c.id).where(attempts.c.id < bound).order_by(attempts.c.id)
+        ).limit(batch)
+        async with self._db.write() as conn:
+            found = [row.id for row in await conn.execute(self._skip_locked(candidates))]
+            if not found:
+                return Step(0)
+            done = await conn.execute(attempts.delete().where(attempts.c.id.in_(found)))
+        return Step(done.rowcount, True if len(found) == batch else None)
+
+    async def delete_deliveries(self, before: datetime, batch: int, after: Any = None) -> Step:
+        """Delete deliveries created and last changed before `before` that are finished; a
+        pending or paused one is kept, however old."""
+        before_us = rows.to_us(before)
+        finished = deliveries.c.state.in_(_FINISHED) & (deliveries.c.updated_at < before_us)
+        scope = deliveries.c.id < id_bound(ids.DELIVERY, before, upper=False)
+        if after is not None:
+            scope &= deliveries.c.id > after
+        candidates = (
+            sa.select(deliveries.c.id).where(scope, finished).order_by(deliveries.c.id)
+        ).limit(batch)
+        async with self._db.write() as conn:
+            found = [row.id for row in await conn.execute(self._skip_locked(candidates))]
+            if not found:
+                return Step(0)
+            done = await conn.execute(
+                deliveries.delete().where(deliveries.c.id.in_(found), finished)
+            )
+        return Step(done.rowcount, found[-1] if len(found) == batch else None)
+
+    async def delete_idempotency_keys(self, now: datetime, batch: int) -> Step:
+        """Delete idempotency records past their TTL (and not held by a running request)."""
+        now_us = rows.to_us(now)
+        expired = (idempotency_keys.c.expires_at <= now_us) & (
+            idempotency_keys.c.locked_until <= now_us
+        )
+        candidates = sa.select(idempotency_keys.c.key_hash).where(expired).limit(batch)
+        async with self._db.write() as conn:
+            found = [row.key_hash for row in await conn.execute(self._skip_locked(candidates))]
+            if not found:
+                return Step(0)
+            done = await conn.execute(
+                idempotency_keys.delete().where(idempotency_keys.c.key_hash.in_(found), expired)
+            )
+        return Step(done.rowcount, True if len(found) == batch else None)
+
+    async def reclaim_mode(self) -> str | None:
+        """SQLite's auto_vacuum mode (`none`, `full`, `incremental`); None on PostgreSQL."""
+        if not self._db.is_sqlite:
+            return None
+        async with self._db.read() as conn:
+            mode = await conn.scalar(sa.text("PRAGMA auto_vacuum"))
+        return {0: "none", 1: "full", 2: "incremental"}.get(int(mode), str(mode))
+
+    async def reclaim_pages(self) -> Step:
+        """Hand up to one step's worth of SQLite's free pages back to the file system (needs
+        auto_vacuum=INCREMENTAL). `PRAGMA incremental_vacuum(N)` frees one page per step of
+        its statement and Python's sqlite3 steps it once, so it is run one page at a time."""
+        async with self._db.sqlite_write() as driver:
+            free = int(driver.execute("PRAGMA freelist_count").fetchone()[0])
+            pages = min(free, _PAGES_PER_STEP)
+            for _ in range(pages):
+                driver.execute("PRAGMA incremental_vacuum(1)")
+        return Step(pages, True if free > pages else None)
+
+    async def record(self, run: RetentionRun, keep_after: datetime) -> None:
+        """Keep `run` in `retention_runs`, and forget the runs that finished before
+        `keep_after`."""
+        counts = run.counts
+        async with self._db.write() as conn:
+            await conn.execute(
+                retention_runs.delete().where(retention_runs.c.finished_at < rows.to_us(keep_after))
+            )
+            await conn.execute(
+                retention_runs.insert().values(
+                    started_at=rows.to_us(run.started_at),
+                    finished_at=rows.to_us(run.finished_at),
+                    payloads=counts.payloads,
+                    attempts=counts.attempts,
+                    deliveries=counts.deliveries,
+                    idempotency_keys=counts.idempotency_keys,
+                    freed_pages=counts.freed_pages,
+                    error=run.error,
+                )
+            )
+
+    async def recent_runs(self, limit: int = 10) -> list[RetentionRun]:
+        """The last passes, newest first."""
+        query = (
+            sa.select(retention_runs)
+            .order_by(retention_runs.c.finished_at.desc(), retention_runs.c.id.desc())
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            found = (await conn.execute(query)).all()
+        return [
+            RetentionRun(
+                rows.from_us(row.started_at),
+                rows.from_us(row.finished_at),
+                RetentionCounts(
+                    row.payloads,
+                    row.attempts,
+                    row.deliveries,
+                    row.idempotency_keys,
+                    row.freed_pages,
+                ),
+                row.error,
+            )
+            for row in found
+        ]
+
+    def _skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        """PostgreSQL: rows another transaction holds are left for the next pass rather
+        than waited for."""
+        return query if self._db.is_sqlite else query.with_for_update(skip_locked=True)

@@ -79,6 +79,10 @@ class Retention:
         started = self._clock()
         async with self._store.turn(unless_run_since=started - self._policy.interval / 2) as mine:
             if not mine:
+                log.debug(
+                    "retention pass skipped: another process runs one or ran one lately",
+                    extra={"fields": {"event": "retention.skipped"}},
+                )
                 return None
             counts, error = await self._sweep(started)
             run = RetentionRun(started, self._clock(), counts, error)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from svix.api import ApplicationIn, EndpointIn, MessageIn, Svix, SvixOptions
 
@@ -84,6 +85,11 @@ def test_the_log_of_a_real_server(
         )
         hp.message.get(app.id, msg.id)
         hp.endpoint.get_secret(app.id, failing.id)  # answers the secret; the log must not
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        # A trailing slash (the path is normalised before routing), an unknown path, a query.
+        httpx.get(f"{server.url}/api/v1/app/{app.id}/", headers=auth).raise_for_status()
+        assert httpx.get(f"{server.url}/api/v1/{PAYLOAD_MARKER}", headers=auth).is_error
+        httpx.get(f"{server.url}/api/v1/app?iterator={PAYLOAD_MARKER}", headers=auth)
 
         def logged(event: str, count: int) -> list[dict[str, Any]] | None:
             found = [e for e in parse(shape, server.logs()) if e.get("event") == event]
@@ -107,6 +113,9 @@ def test_the_log_of_a_real_server(
     assert ("POST", "/api/v1/app/{app_id}/msg", "202") in routes
     assert ("GET", "/api/v1/app/{app_id}/msg/{msg_id}", "200") in routes
     assert ("GET", "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", "200") in routes
+    assert ("GET", "/api/v1/app/{app_id}", "200") in routes
+    assert ("GET", "(unmatched)", "404") in routes
+    assert ("GET", "/api/v1/app", "422") in routes
     for entry in requests:
         assert app.id not in entry["path"]
         assert float(entry["duration_ms"]) >= 0

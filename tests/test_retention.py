@@ -285,3 +285,16 @@ async def test_an_old_sqlite_file_is_named_and_still_cleaned(
         assert run.counts.payloads == 1
         assert run.counts.freed_pages == 0
         assert await count(queue, retention_runs) == 1
+
+
+async def test_many_expired_keys_go_batch_by_batch(queue: Queue) -> None:
+    for n in range(7):
+        ttl = timedelta(minutes=1 + n % 3)  # some expire at the same time
+        await queue.store.claim_idempotency_key(f"old{n}", lock_for=LEASE, keep_for=ttl)
+        await queue.store.finish_idempotency_key(f"old{n}", 200, b"{}")
+    await queue.store.claim_idempotency_key("running", lock_for=DAY, keep_for=LEASE)
+    queue.clock.now += timedelta(hours=1)
+    run = await retention(queue, batch=2).run_once()
+    assert run is not None
+    assert run.counts.idempotency_keys == 7
+    assert await count(queue, idempotency_keys) == 1, "a request still running keeps its key"

@@ -9,22 +9,26 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 
-from starlette.routing import Match, Mount, Router
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("hookpost.api")
-
-# The publish fast path (api/fast_publish.py) answers without routing.
+UNMATCHED = "(unmatched)"
+# The publish fast path (api/fast_publish.py) answers without routing, and often.
 _PUBLISH = re.compile(r"^/api/v1/app/[^/]+/msg$")
 _PUBLISH_TEMPLATE = "/api/v1/app/{app_id}/msg"
-UNMATCHED = "(unmatched)"
 
 
 class AccessLog:
-    def __init__(self, app: ASGIApp, router: Router) -> None:
+    """`templates` lists the API's route templates (its OpenAPI paths), read the first time a
+    request is answered before routing (a limit, an idempotent replay)."""
+
+    def __init__(self, app: ASGIApp, templates: Callable[[], list[str]]) -> None:
         self.app = app
-        self.router = router
+        self._templates = templates
+        self._patterns: list[tuple[re.Pattern[str], str]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not log.isEnabledFor(logging.INFO):
@@ -57,18 +61,18 @@ class AccessLog:
             )
 
     def template(self, scope: Scope) -> str:
-        """The template of the route that answered: the router leaves it in the scope; a
-        request answered before routing (the publish fast path, a limit) is matched here."""
+        """The template of the route that answered, which routing leaves in the scope (in a
+        mount, the portal, under the mount's root path); else the first template that fits."""
         route = scope.get("route")
-        if route is not None and hasattr(route, "path"):
-            # Inside a mount (the portal) the route is the mount's own, under its root path.
-            return f"{scope.get('root_path', '')}{route.path}"
+        path_format = getattr(route, "path_format", None) or getattr(route, "path", None)
+        if isinstance(path_format, str):
+            return f"{scope.get('root_path', '')}{path_format}"
         path = scope.get("path", "")
         if _PUBLISH.match(path):
             return _PUBLISH_TEMPLATE
-        for candidate in self.router.routes:
-            match, _ = candidate.matches(scope)
-            if match is Match.FULL:
-                suffix = "/{path}" if isinstance(candidate, Mount) else ""
-                return f"{getattr(candidate, 'path', '')}{suffix}"
+        if self._patterns is None:
+            self._patterns = [(compile_path(t)[0], t) for t in self._templates()]
+        for pattern, template in self._patterns:
+            if pattern.match(path):
+                return template
         return UNMATCHED

@@ -103,9 +103,9 @@ class Retention:
         done: dict[str, int] = {}
         steps: list[tuple[str, Callable[[Any], Awaitable[Step]]]] = [
             ("payloads", lambda after: store.expunge_payloads(now, batch, after)),
-            ("attempts", lambda _: store.delete_attempts(before, batch)),
+            ("attempts", lambda after: store.delete_attempts(before, batch, after)),
             ("deliveries", lambda after: store.delete_deliveries(before, batch, after)),
-            ("idempotency_keys", lambda _: store.delete_idempotency_keys(now, batch)),
+            ("idempotency_keys", lambda after: store.delete_idempotency_keys(now, batch, after)),
         ]
         if await self._reclaim_mode() == "incremental":
             steps.append(("freed_pages", lambda _: store.reclaim_pages()))

@@ -140,18 +140,20 @@ class RetentionStore:
         last = found[-1]
         return Step(done.rowcount, (last.expires_at, last.id) if len(found) == batch else None)
 
-    async def delete_attempts(self, before: datetime, batch: int) -> Step:
-        """Delete attempts made before `before`, oldest first (ids sort by time)."""
-        bound = id_bound(ids.ATTEMPT, before, upper=False)
-        candidates = (
-            sa.select(attempts.c.id).where(attempts.c.id < bound).order_by(attempts.c.id)
-        ).limit(batch)
+    async def delete_attempts(self, before: datetime, batch: int, after: Any = None) -> Step:
+        """Delete attempts made before `before`, oldest first (ids sort by time). Each batch
+        starts after the last one's ids: on PostgreSQL the index keeps the deleted entries
+        until vacuum, which a scan from the start would walk again and again."""
+        scope = attempts.c.id < id_bound(ids.ATTEMPT, before, upper=False)
+        if after is not None:
+            scope &= attempts.c.id > after
+        candidates = (sa.select(attempts.c.id).where(scope).order_by(attempts.c.id)).limit(batch)
         async with self._db.write() as conn:
             found = [row.id for row in await conn.execute(self._skip_locked(candidates))]
             if not found:
                 return Step(0)
             done = await conn.execute(attempts.delete().where(attempts.c.id.in_(found)))
-        return Step(done.rowcount, True if len(found) == batch else None)
+        return Step(done.rowcount, found[-1] if len(found) == batch else None)
 
     async def delete_deliveries(self, before: datetime, batch: int, after: Any = None) -> Step:
         """Delete deliveries created and last changed before `before` that are finished; a
@@ -173,21 +175,29 @@ class RetentionStore:
             )
         return Step(done.rowcount, found[-1] if len(found) == batch else None)
 
-    async def delete_idempotency_keys(self, now: datetime, batch: int) -> Step:
-        """Delete idempotency records past their TTL (and not held by a running request)."""
+    async def delete_idempotency_keys(self, now: datetime, batch: int, after: Any = None) -> Step:
+        """Delete idempotency records past their TTL (and not held by a running request),
+        in the order they expired."""
         now_us = rows.to_us(now)
-        expired = (idempotency_keys.c.expires_at <= now_us) & (
-            idempotency_keys.c.locked_until <= now_us
+        keys = idempotency_keys.c
+        expired = (keys.expires_at <= now_us) & (keys.locked_until <= now_us)
+        scope = expired if after is None else expired & (keys.expires_at >= after)
+        candidates = (
+            sa.select(keys.key_hash, keys.expires_at)
+            .where(scope)
+            .order_by(keys.expires_at)
+            .limit(batch)
         )
-        candidates = sa.select(idempotency_keys.c.key_hash).where(expired).limit(batch)
         async with self._db.write() as conn:
-            found = [row.key_hash for row in await conn.execute(self._skip_locked(candidates))]
+            found = (await conn.execute(self._skip_locked(candidates))).all()
             if not found:
                 return Step(0)
             done = await conn.execute(
-                idempotency_keys.delete().where(idempotency_keys.c.key_hash.in_(found), expired)
+                idempotency_keys.delete().where(
+                    keys.key_hash.in_([row.key_hash for row in found]), expired
+                )
             )
-        return Step(done.rowcount, True if len(found) == batch else None)
+        return Step(done.rowcount, found[-1].expires_at if len(found) == batch else None)
 
     async def reclaim_mode(self) -> str | None:
         """SQLite's auto_vacuum mode (`none`, `full`, `incremental`); None on PostgreSQL."""

@@ -268,7 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.output}.json").write_text(json.dumps(results, indent=2) + "\n")
     table = summary(results["rows"])
-    (RESULTS / f"{args.output}.md").write_text(f"# Retention benchmark\n\n{table}")
+    notes = (
+        f"`--rows {args.rows}` (rows per table; the pass deletes twice that), "
+        f"`--batch {args.batch}`, `--window {args.window:g}`; started {results['started']}, "
+        f"load {results['load_before']} before, {results['load_after']} after. "
+        "Passes and windows in the JSON beside this file.\n\n"
+    )
+    (RESULTS / f"{args.output}.md").write_text(f"# Retention benchmark\n\n{notes}{table}")
     print(table)
     return 0
 

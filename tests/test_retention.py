@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 
@@ -23,10 +24,12 @@ from hookpost.core.ids import IdFactory
 from hookpost.core.models import Claim, DeliveryState
 from hookpost.core.outcomes import AttemptRecord, Decision, ErrorClass, Outcome
 from hookpost.service.retention import Retention, RetentionPolicy
-from hookpost.store import Store
+from hookpost.store import Store, migrate
 from hookpost.store.database import Database
 from hookpost.store.retention import RetentionStore
 from hookpost.store.schema import attempts, deliveries, idempotency_keys, messages, retention_runs
+from tests import test_query_plans as plans
+from tests.support import databases
 from tests.test_store_queue import Queue, open_queue, postgres_queue
 
 DAY = timedelta(days=1)
@@ -298,3 +301,56 @@ async def test_many_expired_keys_go_batch_by_batch(queue: Queue) -> None:
     assert run is not None
     assert run.counts.idempotency_keys == 7
     assert await count(queue, idempotency_keys) == 1, "a request still running keeps its key"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def seeded_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of its own, which the test seeds as test_query_plans.py does."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'plans.sqlite3'}"
+        return
+    await asyncio.to_thread(databases.require_postgres)
+    url = await asyncio.to_thread(databases.create_postgres_database)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(databases.drop_postgres_database, url)
+
+
+async def test_retention_statements_find_their_rows_by_index(seeded_url: str) -> None:
+    """No statement of a pass scans a growing table; ranges of the primary key (attempts and
+    deliveries, oldest first) are what a pass means to walk, a batch at a time."""
+    database = Database(seeded_url)
+    captured = plans.Captured()
+    plans._capture(database, captured)
+    try:
+        await migrate.upgrade(database)
+        await plans._seed(database, seeded_url)
+        clock = plans.Clock()
+        clock.now += 200 * DAY
+        policy = RetentionPolicy(attempts_for=DAY, batch=500, interval=timedelta(minutes=10))
+        task = Retention(RetentionStore(database, clock), clock, policy)
+        captured.recording = True
+        run = await task.run_once()
+        captured.recording = False
+    finally:
+        await database.close()
+    assert run is not None
+    assert run.counts.deliveries == plans.SEEDED  # the capture saw whole passes
+    scans: dict[str, list[str]] = {}
+    for sql, args in captured.statements:
+        if seeded_url.startswith("sqlite"):
+            lines = await plans._plan_sqlite(seeded_url, sql)
+            found = [line for line in lines if line.split(" ")[:2] in _SCANS]
+        else:
+            conn = await asyncpg.connect(seeded_url)
+            try:
+                found = plans._postgres_scans(await plans._plan_postgres(conn, sql, args))
+            finally:
+                await conn.close()
+        if found:
+            scans[sql] = found
+    assert scans == {}, "\n\n".join(f"{sql}\n  -> {found}" for sql, found in scans.items())
+
+
+_SCANS = [["SCAN", table] for table in plans.GROWING]

@@ -115,30 +115,21 @@ class RetentionStore:
 
     async def expunge_payloads(self, now: datetime, batch: int, after: Any = None) -> Step:
         """Set to NULL the payloads expired at `now`, oldest first, except those a pending or
-        paused delivery still needs (those are passed over, and taken by a later pass)."""
-        due = messages.c.payload.is_not(None) & (messages.c.expires_at <= rows.to_us(now))
+        paused delivery still needs (passed over, and taken by a later pass)."""
+        m = messages.alias("m")
+        needed = sa.exists().where(deliveries.c.msg_id == m.c.id, deliveries.c.state.in_(_LIVE))
+        due = m.c.payload.is_not(None) & (m.c.expires_at <= rows.to_us(now)) & ~needed
         if after is not None:
-            due &= sa.tuple_(messages.c.expires_at, messages.c.id) > sa.tuple_(*after)
-        candidates = (
-            sa.select(messages.c.id, messages.c.expires_at)
-            .where(due)
-            .order_by(messages.c.expires_at, messages.c.id)
-            .limit(batch)
+            due &= sa.tuple_(m.c.expires_at, m.c.id) > sa.tuple_(*after)
+        chosen = sa.select(m.c.id).where(due).order_by(m.c.expires_at, m.c.id).limit(batch)
+        statement = (
+            messages.update()
+            .where(self._among(messages.c.id, self._skip_locked(chosen, m)))
+            .values(payload=None)
+            .returning(messages.c.expires_at, messages.c.id)
         )
-        needed = sa.exists().where(
-            deliveries.c.msg_id == messages.c.id, deliveries.c.state.in_(_LIVE)
-        )
-        async with self._db.write() as conn:
-            found = (await conn.execute(self._skip_locked(candidates))).all()
-            if not found:
-                return Step(0)
-            done = await conn.execute(
-                messages.update()
-                .where(messages.c.id.in_([row.id for row in found]), ~needed)
-                .values(payload=None)
-            )
-        last = found[-1]
-        return Step(done.rowcount, (last.expires_at, last.id) if len(found) == batch else None)
+        done = await self._run(statement)
+        return Step(len(done), max(done) if len(done) == batch else None)
 
     async def delete_attempts(self, before: datetime, batch: int, after: Any = None) -> Step:
         """Delete attempts made before `before`, oldest first (ids sort by time). Each batch
@@ -147,57 +138,56 @@ class RetentionStore:
         scope = attempts.c.id < id_bound(ids.ATTEMPT, before, upper=False)
         if after is not None:
             scope &= attempts.c.id > after
-        candidates = (sa.select(attempts.c.id).where(scope).order_by(attempts.c.id)).limit(batch)
-        async with self._db.write() as conn:
-            found = [row.id for row in await conn.execute(self._skip_locked(candidates))]
-            if not found:
-                return Step(0)
-            done = await conn.execute(attempts.delete().where(attempts.c.id.in_(found)))
-        return Step(done.rowcount, found[-1] if len(found) == batch else None)
+        chosen = sa.select(attempts.c.id).where(scope).order_by(attempts.c.id).limit(batch)
+        statement = (
+            attempts.delete()
+            .where(self._among(attempts.c.id, self._skip_locked(chosen)))
+            .returning(attempts.c.id)
+        )
+        done = await self._run(statement)
+        return Step(len(done), max(done)[0] if len(done) == batch else None)
 
     async def delete_deliveries(self, before: datetime, batch: int, after: Any = None) -> Step:
         """Delete deliveries created and last changed before `before` that are finished; a
         pending or paused one is kept, however old."""
-        before_us = rows.to_us(before)
-        finished = deliveries.c.state.in_(_FINISHED) & (deliveries.c.updated_at < before_us)
-        scope = deliveries.c.id < id_bound(ids.DELIVERY, before, upper=False)
+        scope = (
+            (deliveries.c.id < id_bound(ids.DELIVERY, before, upper=False))
+            & deliveries.c.state.in_(_FINISHED)
+            & (deliveries.c.updated_at < rows.to_us(before))
+        )
         if after is not None:
             scope &= deliveries.c.id > after
-        candidates = (
-            sa.select(deliveries.c.id).where(scope, finished).order_by(deliveries.c.id)
-        ).limit(batch)
-        async with self._db.write() as conn:
-            found = [row.id for row in await conn.execute(self._skip_locked(candidates))]
-            if not found:
-                return Step(0)
-            done = await conn.execute(
-                deliveries.delete().where(deliveries.c.id.in_(found), finished)
-            )
-        return Step(done.rowcount, found[-1] if len(found) == batch else None)
+        chosen = sa.select(deliveries.c.id).where(scope).order_by(deliveries.c.id).limit(batch)
+        statement = (
+            deliveries.delete()
+            .where(self._among(deliveries.c.id, self._skip_locked(chosen)))
+            .returning(deliveries.c.id)
+        )
+        done = await self._run(statement)
+        return Step(len(done), max(done)[0] if len(done) == batch else None)
 
     async def delete_idempotency_keys(self, now: datetime, batch: int, after: Any = None) -> Step:
         """Delete idempotency records past their TTL (and not held by a running request),
         in the order they expired."""
         now_us = rows.to_us(now)
         keys = idempotency_keys.c
-        expired = (keys.expires_at <= now_us) & (keys.locked_until <= now_us)
-        scope = expired if after is None else expired & (keys.expires_at >= after)
-        candidates = (
-            sa.select(keys.key_hash, keys.expires_at)
-            .where(scope)
-            .order_by(keys.expires_at)
-            .limit(batch)
+        scope = (keys.expires_at <= now_us) & (keys.locked_until <= now_us)
+        if after is not None:
+            scope &= keys.expires_at >= after
+        chosen = sa.select(keys.key_hash).where(scope).order_by(keys.expires_at).limit(batch)
+        statement = (
+            idempotency_keys.delete()
+            .where(self._among(keys.key_hash, self._skip_locked(chosen)))
+            .returning(keys.expires_at)
         )
+        done = await self._run(statement)
+        return Step(len(done), max(done)[0] if len(done) == batch else None)
+
+    async def _run(self, statement: Any) -> list[tuple[Any, ...]]:
+        """One batch: a statement that picks its rows through a subquery, in its own
+        transaction; the rows it changed (what RETURNING names)."""
         async with self._db.write() as conn:
-            found = (await conn.execute(self._skip_locked(candidates))).all()
-            if not found:
-                return Step(0)
-            done = await conn.execute(
-                idempotency_keys.delete().where(
-                    keys.key_hash.in_([row.key_hash for row in found]), expired
-                )
-            )
-        return Step(done.rowcount, found[-1].expires_at if len(found) == batch else None)
+            return [tuple(row) for row in await conn.execute(statement)]
 
     async def reclaim_mode(self) -> str | None:
         """SQLite's auto_vacuum mode (`none`, `full`, `incremental`); None on PostgreSQL."""
@@ -264,7 +254,17 @@ class RetentionStore:
             for row in found
         ]
 
-    def _skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
+    def _among(self, column: sa.Column[Any], chosen: sa.Select[Any]) -> sa.ColumnElement[bool]:
+        """`column` is one of the rows `chosen` picks. PostgreSQL: `= ANY(ARRAY(...))`, which
+        it runs as the subquery first, then one probe of the primary key per row; as a join
+        (`IN (SELECT ...)`) it may hash the whole table instead."""
+        if self._db.is_sqlite:
+            return column.in_(chosen)
+        return column == sa.func.any(sa.func.array(chosen.scalar_subquery()))
+
+    def _skip_locked(self, query: sa.Select[Any], of: Any = None) -> sa.Select[Any]:
         """PostgreSQL: rows another transaction holds are left for the next pass rather
         than waited for."""
-        return query if self._db.is_sqlite else query.with_for_update(skip_locked=True)
+        if self._db.is_sqlite:
+            return query
+        return query.with_for_update(skip_locked=True, of=of)

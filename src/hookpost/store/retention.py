@@ -20,6 +20,7 @@ from hookpost.core import ids
 from hookpost.core.models import DeliveryState
 from hookpost.store import rows
 from hookpost.store.database import Database
+from hookpost.store.errors import translated
 from hookpost.store.messages import id_bound
 from hookpost.store.schema import (
     attempts,
@@ -93,7 +94,7 @@ class RetentionStore:
         if self._db.is_sqlite:
             yield await self._finished_since(unless_run_since) is None
             return
-        async with self._db.engine.connect() as conn:
+        async with translated(), self._db.engine.connect() as conn:
             locked = await conn.scalar(
                 sa.text("SELECT pg_try_advisory_lock(:id)"), {"id": _LOCK_ID}
             )

@@ -5,6 +5,7 @@ fail, recover or get disabled, through signed webhooks of its own.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,18 @@ from typing import Any
 import pytest
 import standardwebhooks
 from svix.api import ApplicationIn, EndpointIn, EndpointPatch, MessageIn
+from svix.exceptions import HttpError
 
+from hookpost.core.fields import ApplicationFields
+from hookpost.core.ids import IdFactory
+from hookpost.service.endpoints import EndpointService
+from hookpost.service.messages import MessageService
+from hookpost.service.operational import APP_NAME, APP_UID, OperationalWebhooks
+from hookpost.store import Store, migrate
+from hookpost.store.database import Database
+from hookpost.store.schema import applications
 from tests.support import databases
-from tests.support.live import Live, unique
+from tests.support.live import Live, clock, unique
 from tests.support.receiver import Behaviour, Receiver
 from tests.support.server import ServerProcess
 from tests.support.waiting import eventually
@@ -131,3 +141,49 @@ def test_success_after_four_failures_is_reported_recovered(
     )
     assert sorted(types) == ["message.attempt.failing", "message.attempt.recovered"]
     assert live.sdk().endpoint.get(app_id, ep_id).disabled is False
+
+
+def test_the_operational_application_is_out_of_the_customers_sight(live: Live) -> None:
+    sdk = live.sdk()
+    listed = [a for a in sdk.application.list().data if a.uid == APP_UID or a.name == APP_NAME]
+    assert listed == []
+    with pytest.raises(HttpError) as caught:
+        sdk.application.get(APP_UID)
+    assert caught.value.status_code == 404
+    # Its messages are there all the same, in hookpost's own organization.
+    assert live.count(applications, applications.c.uid == APP_UID) == 1
+
+
+async def test_configuring_moves_the_application_out_of_the_default_organization(
+    empty_database_url: str,
+) -> None:
+    database = Database(empty_database_url)
+    await migrate.upgrade(database)
+    store = Store(database, clock, IdFactory(clock, os.urandom))
+
+    async def any_url(url: str) -> str:
+        return url
+
+    messages = MessageService(store, 1_000_000, lambda: None)
+    endpoints = EndpointService(store, messages, os.urandom, any_url)
+    try:
+        internal = await store.ensure_internal_organization()
+        default = await store.ensure_organization()
+        assert default.id != internal.id  # the internal one never becomes the default
+        legacy, _ = await store.get_or_create_application(
+            default.id, ApplicationFields(APP_NAME, APP_UID)
+        )
+        ops = OperationalWebhooks(store, messages, endpoints)
+        app = await ops.configure("http://127.0.0.1:9/ops", None)
+        assert app.org_id == internal.id
+        assert await store.get_application(default.id, APP_UID) is None
+        page = await store.list_applications(default.id, limit=50, iterator=None, descending=False)
+        assert page.items == []
+        again = await OperationalWebhooks(store, messages, endpoints).configure(
+            "http://127.0.0.1:9/ops2", None
+        )
+        assert again.id == app.id
+        assert (await store.ensure_organization()).id == default.id
+        assert legacy.id != app.id
+    finally:
+        await database.close()

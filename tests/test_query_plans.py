@@ -90,7 +90,7 @@ def _capture(database: Database, captured: Captured) -> None:
         captured.add(statement, parameters[0] if many else parameters)
 
 
-async def _seed(database: Database, url: str) -> None:
+async def _seed(database: Database, url: str, *, statistics: bool = True) -> None:
     """SEEDED rows in every growing table, spread over many applications, set-based."""
     now = int(datetime.now(UTC).timestamp() * 1_000_000)
     n = SEEDED
@@ -128,7 +128,8 @@ async def _seed(database: Database, url: str) -> None:
             with raw:
                 for sql in statements:
                     raw.execute(sql.format(now=now, series=series, false=0))
-            raw.execute("ANALYZE")
+            if statistics:
+                raw.execute("ANALYZE")
         finally:
             raw.close()
         return
@@ -276,10 +277,12 @@ def _postgres_scans(plan: Any) -> list[str]:
     return found
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+# SQLite is planned both with the statistics ANALYZE gathers (hookpost runs PRAGMA optimize
+# on its connections) and without (a file that was never analysed, or stale statistics).
+@pytest.fixture(params=["sqlite", "sqlite-without-statistics", "postgres"])
 async def seeded_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'plans.sqlite3'}"
+    if request.param.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / request.param}.sqlite3"
         return
     await asyncio.to_thread(databases.require_postgres)
     url = await asyncio.to_thread(databases.create_postgres_database)
@@ -295,7 +298,7 @@ async def test_no_hot_statement_scans_a_growing_table(seeded_url: str) -> None:
     _capture(database, captured)
     try:
         await migrate.upgrade(database)
-        await _seed(database, seeded_url)
+        await _seed(database, seeded_url, statistics="without" not in seeded_url)
         clock = Clock()
         store = Store(database, clock, IdFactory(clock, os.urandom))
         captured.recording = True
@@ -321,3 +324,24 @@ async def test_no_hot_statement_scans_a_growing_table(seeded_url: str) -> None:
         finally:
             await conn.close()
     assert scans == {}, "\n\n".join(f"{sql}\n  -> {found}" for sql, found in scans.items())
+
+
+async def test_sqlite_statistics_are_gathered_as_hookpost_runs(tmp_path: Path) -> None:
+    """hookpost's SQLite connections run PRAGMA optimize (at close, and every few hours on the
+    writer), so the planner's statistics of the growing tables follow the data."""
+    url = f"sqlite:///{tmp_path / 'optimize.sqlite3'}"
+    database = Database(url)
+    try:
+        await migrate.upgrade(database)
+        await _seed(database, url, statistics=False)
+        clock = Clock()
+        store = Store(database, clock, IdFactory(clock, os.urandom))
+        await _workload(store, clock)
+    finally:
+        await database.close()
+    raw = sqlite3.connect(tmp_path / "optimize.sqlite3")
+    try:
+        analysed = {row[0] for row in raw.execute("SELECT tbl FROM sqlite_stat1")}
+    finally:
+        raw.close()
+    assert "deliveries" in analysed

@@ -406,6 +406,26 @@ async def test_a_full_worker_gets_nothing_and_the_message_waits_in_the_queue(
     assert [c.message.id for c in published_claims] == [msg]
 
 
+async def test_a_message_with_a_deliver_at_waits_in_the_queue_until_then(queue: Queue) -> None:
+    """Never handed to the local worker, even in a batch where other messages leave it room
+    for the same endpoint; due at its deliverAt (issue 9, item 5)."""
+    worker = Recorder(room=10)
+    queue.store.handover = worker
+    later = queue.clock.now + timedelta(minutes=5)
+    news = [
+        NewMessage(event_type="t", payload=b"{}", deliver_at=later if n % 2 else None)
+        for n in range(6)
+    ]
+    published = await asyncio.gather(*(queue.store.publish(queue.org, queue.app, m) for m in news))
+    delayed = {p.message.id for p in published if p.message.deliver_at is not None}
+    assert len(delayed) == 3
+    assert {c.message.id for c in worker.accepted} == {p.message.id for p in published} - delayed
+    assert all(p.handed_over == 0 for p in published if p.message.id in delayed)
+    assert await queue.store.claim_due(10, LEASE) == []  # not due yet
+    queue.clock.now = later  # (the handed-over ones' leases have run out by then too)
+    assert delayed <= {c.message.id for c in await queue.store.claim_due(10, LEASE)}
+
+
 async def test_a_stopping_worker_reserves_nothing_and_hands_late_claims_back(queue: Queue) -> None:
     settings = Settings.from_env(
         {"HOOKPOST_DATABASE_URL": queue.url, "HOOKPOST_API_TOKEN": "hp_sk_" + "q" * 40}

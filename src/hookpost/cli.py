@@ -6,23 +6,27 @@ Each command reads `Settings` once, applies its flags, and calls `asyncio.run` o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import signal
-from collections.abc import Callable, Coroutine
+import socket
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hookpost import __version__, logs
 from hookpost.config import ConfigError, Settings
-from hookpost.config_reference import environment_help, option_default, option_help
+from hookpost.config_reference import environment_help, option_help
 from hookpost.core.errors import ConfigurationError, Unavailable
+from hookpost.core.models import ApiKey
 from hookpost.delivery.event_loop import new_event_loop
 from hookpost.remote import commands as remote_commands
-from hookpost.runtime import Runtime, migrate_database, open_runtime
+from hookpost.runtime import Runtime, bind_listener, migrate_database, open_runtime
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -35,28 +39,46 @@ token_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_hel
 app.add_typer(token_app, name="token")
 console = Console(stderr=True)
 
-Host = Annotated[
-    str | None, typer.Option(help=option_help("host"), show_default=option_default("host"))
-]
-Port = Annotated[
-    int | None, typer.Option(help=option_help("port"), show_default=option_default("port"))
-]
+Host = Annotated[str | None, typer.Option(help=option_help("host"), show_default=False)]
+Port = Annotated[int | None, typer.Option(help=option_help("port"), show_default=False)]
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option(
-        "--database-url",
-        help=option_help("database_url"),
-        show_default=option_default("database_url"),
-    ),
+    typer.Option("--database-url", help=option_help("database_url"), show_default=False),
 ]
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"hookpost {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print hookpost's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Self-hosted webhook delivery, wire-compatible with the core of the Svix API."""
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    """Print a start-up problem as one line (no markup read from it, no wrapping)."""
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
 
 
 def _settings(**overrides: object) -> Settings:
     try:
         return Settings.from_env().with_overrides(**overrides)
     except ConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(f"configuration: {exc}", 2) from None
 
 
 def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -66,8 +88,7 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             return runner.run(work())
     except (Unavailable, ConfigurationError) as exc:
-        console.print(f"[red]{exc.detail}[/red]")
-        raise typer.Exit(1) from None
+        raise _fail(exc.detail, 1) from None
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -82,8 +103,13 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def _announce(runtime: Runtime, token: str | None, host: str, port: int) -> None:
-    console.print(f"hookpost {__version__} on http://{host}:{port} ({runtime.database.dialect})")
+def _announce(runtime: Runtime, token: str | None, listener: socket.socket) -> None:
+    host, port = runtime.settings.host, listener.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    console.print(
+        f"hookpost {__version__} on http://{shown}:{port} ({runtime.database.dialect})",
+        markup=False,
+    )
     if token:
         console.print(
             "\n[bold]API token (shown once, store it now):[/bold]\n"
@@ -109,13 +135,76 @@ def _http_server(runtime: Runtime) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+class _MetricsServer(uvicorn.Server):
+    """The server of HOOKPOST_METRICS_PORT, on a socket bound beforehand (so a taken port is
+    a configuration error, not a traceback). It is stopped with the process, never by a
+    signal of its own: the API's server and the worker's drain own SIGTERM."""
+
+    def __init__(self, config: uvicorn.Config, listener: socket.socket) -> None:
+        super().__init__(config)
+        self.listener = listener
+
+    def start(self) -> asyncio.Task[None]:
+        return asyncio.create_task(self.serve(sockets=[self.listener]))
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _metrics_server(runtime: Runtime) -> _MetricsServer | None:
+    app = runtime.metrics_app()
+    settings = runtime.settings
+    if app is None or settings.metrics_port is None:
+        return None
+    host, port = settings.metrics_host, settings.metrics_port
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"HOOKPOST_METRICS_PORT: cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "choose a free port (each process needs its own) or unset it"
+        ) from None
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level,
+        log_config=None,  # its lines go through ours (hookpost.logs)
+        access_log=False,
+        loop="none",
+        lifespan="off",
+        http=runtime.http_protocol(),
+    )
+    return _MetricsServer(config, listener)
+
+
 async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> None:
-    runtime = await open_runtime(settings)
+    # The port first: a port in use or refused fails before the database is touched, and the
+    # first-start key is made only once the socket listens, so it is never printed and lost.
+    listener = bind_listener(settings) if with_api else None
+    try:
+        runtime = await open_runtime(settings)
+    except BaseException:
+        if listener is not None:
+            listener.close()
+        raise
+    try:
+        await _run_processes(runtime, listener, with_worker=with_worker)
+    finally:
+        await runtime.close()
+
+
+async def _run_processes(
+    runtime: Runtime, listener: socket.socket | None, *, with_worker: bool
+) -> None:
+    # The metrics port is bound before a first-start key exists: a taken port loses no key.
+    metrics = _metrics_server(runtime)
     # Only a process that can print a first-start key may create one.
-    token = await runtime.admit_operator() if with_api else None
+    token = await runtime.admit_operator() if listener is not None else None
     worker = runtime.worker(await runtime.operational_webhooks()) if with_worker else None
+    server = _http_server(runtime) if listener is not None else None
+    metrics_task = metrics.start() if metrics is not None else None
     worker_task = asyncio.create_task(runtime.run_worker(worker)) if worker else None
-    server = _http_server(runtime) if with_api else None
     _freeze_startup_objects()
 
     def shut_down() -> None:
@@ -131,16 +220,18 @@ async def _serve(settings: Settings, *, with_api: bool, with_worker: bool) -> No
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, shut_down)
     try:
-        if server is not None:
-            _announce(runtime, token, settings.host, settings.port)
-            await server.serve()  # returns once SIGTERM/SIGINT arrives
+        if server is not None and listener is not None:
+            _announce(runtime, token, listener)
+            await server.serve(sockets=[listener])  # returns once SIGTERM/SIGINT arrives
             shut_down()
         else:
             console.print(f"hookpost {__version__} worker ({runtime.database.dialect})")
         if worker_task is not None:
             await worker_task
     finally:
-        await runtime.close()
+        if metrics is not None and metrics_task is not None:
+            metrics.should_exit = True  # served until the worker has drained
+            await metrics_task
 
 
 @app.command(epilog=environment_help())
@@ -198,22 +289,42 @@ def token_create(
 
 @token_app.command("list")
 def token_list(database_url: DatabaseUrl = None) -> None:
-    """List API keys (only their first characters are known)."""
+    """List API keys (only their first characters are known); ids are printed whole."""
     settings = _settings(database_url=database_url)
 
-    async def work() -> Table:
+    async def work() -> list[ApiKey]:
         runtime = await open_runtime(settings)
         try:
-            keys = await runtime.services.access.list_keys()
+            return await runtime.services.access.list_keys()
         finally:
             await runtime.close()
-        table = Table("id", "starts with", "name", "created", "revoked")
-        for key in keys:
-            revoked = key.revoked_at.isoformat() if key.revoked_at else ""
-            table.add_row(key.id, key.hint + "…", key.name, key.created_at.isoformat(), revoked)
-        return table
 
-    Console().print(_run(work))
+    keys = _run(work)
+    rows = [
+        (
+            key.id,
+            key.hint + "…",
+            key.name,
+            key.created_at.isoformat(timespec="seconds"),
+            key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+        )
+        for key in keys
+    ]
+    out = Console()
+    if not out.is_terminal:  # piped: one tab-separated line per key, nothing cut
+        typer.echo("id\tstarts with\tname\tcreated\trevoked")
+        for row in rows:
+            typer.echo("\t".join(row))
+        return
+    # Ids are pasted into `token revoke`: their column is never wrapped or cut; the others
+    # give way on a narrow terminal.
+    table = Table(title=None)
+    table.add_column("id", no_wrap=True, min_width=max((len(k.id) for k in keys), default=2))
+    for column in ("starts with", "name", "created", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 @token_app.command("revoke")

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 _BIG_NUMBER = re.compile(rb"\d{19,}")
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # any surrogate escape; checked in full
 
 
 class JsonError(ValueError):
@@ -41,11 +42,19 @@ def loads(data: bytes) -> Any:
 
 def _exact(data: bytes) -> Any:
     try:
-        return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+        value = json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise JsonError("the document is nested too deeply") from None
     except ValueError as exc:  # includes Python's limit on integer digits
         raise JsonError(str(exc)) from None
+    if _LONE_SURROGATE.search(data) is not None:
+        # The standard library accepts an escaped lone surrogate ("\ud800"), which orjson
+        # refuses and which no UTF-8 document can carry: refuse it here too.
+        try:
+            _dumps_exact(value)
+        except UnicodeEncodeError:
+            raise JsonError("a string contains an unpaired UTF-16 surrogate escape") from None
+    return value
 
 
 def _finite_float(text: str) -> float:
@@ -61,5 +70,9 @@ def dumps(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:
         # orjson refuses integers beyond 64 bits; the standard library writes them exactly.
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        return text.encode()
+        return _dumps_exact(value)
+
+
+def _dumps_exact(value: Any) -> bytes:
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode()

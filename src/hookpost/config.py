@@ -51,7 +51,8 @@ class ServerSettings:
         text,
         "sqlite:///hookpost.sqlite3",
         "`sqlite:///path/to/file` (relative to the working directory; `sqlite:////abs/path` "
-        "for absolute) or `postgresql://user:password@host:5432/database`",
+        "for absolute) or `postgresql://user:password@host:5432/db`, which takes libpq's "
+        "`sslmode`, `sslrootcert`, `sslcert`, `sslkey` and `connect_timeout` (see operations.md)",
         flag=True,
     )
     api_token: str | None = setting(
@@ -76,6 +77,44 @@ class ServerSettings:
         "text",
         "`text` (one readable line per event) or `json` (one JSON object per line, with the "
         "event's fields as keys); see docs/operations.md, Logs",
+    )
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus metrics: whether and where each process serves `/metrics`, and to whom."""
+
+    TITLE: ClassVar[str] = "Metrics"
+    metrics: bool = setting(
+        "HOOKPOST_METRICS",
+        parse_bool,
+        "true",
+        "serve Prometheus metrics at `/metrics`: on HOOKPOST_METRICS_PORT when that is set, "
+        "otherwise on the API's port (`serve`, `api`; a `worker` has none). "
+        "See [operations.md](operations.md#metrics)",
+    )
+    metrics_token: str | None = setting(
+        "HOOKPOST_METRICS_TOKEN",
+        text,
+        None,
+        "the bearer token `/metrics` requires (`Authorization: Bearer ...`, compared in "
+        "constant time); without it anyone who reaches the port reads the metrics",
+        unset="none required",
+        secret=True,
+    )
+    metrics_port: int | None = setting(
+        "HOOKPOST_METRICS_PORT",
+        parse_port,
+        None,
+        "a port of its own on which this process serves only `/metrics`; `/metrics` then "
+        "leaves the API's port. Each process on one machine needs a port of its own",
+        unset="none (a `worker` serves no metrics)",
+    )
+    metrics_host: str = setting(
+        "HOOKPOST_METRICS_HOST",
+        text,
+        "127.0.0.1",
+        "address HOOKPOST_METRICS_PORT listens on",
     )
 
 
@@ -460,6 +499,7 @@ class Settings(
     SafetySettings,
     FeedSettings,
     PortalSettings,
+    MetricsSettings,
 ):
     """Every setting hookpost has: all sections in one object, each field declared once."""
 
@@ -493,6 +533,10 @@ class Settings(
             raise ConfigError(
                 "HOOKPOST_LEASE_SECONDS must exceed HOOKPOST_REQUEST_TIMEOUT by at least one "
                 "second, or a slow attempt would be taken over by another worker while it runs"
+            )
+        if not 0 <= self.port <= 65535:  # a flag is not read through parse_port
+            raise ConfigError(
+                f"HOOKPOST_PORT (or --port): a port is a number from 0 to 65535, got {self.port}"
             )
         if not self.database_url.startswith(("sqlite", "postgres")):
             raise ConfigError(

@@ -89,9 +89,12 @@ def parse_size(text: str) -> int:
 
 
 def parse_port(text: str) -> int:
-    port = int(text)
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
     if not 0 <= port <= 65535:
-        raise ValueError("a port is 0-65535")
+        raise ValueError(f"a port is a number from 0 to 65535, got {text.strip()!r}")
     return port
 
 

@@ -53,16 +53,21 @@ def rewrite(document: str) -> str:
     return f"{head}{BEGIN}\n\n{markdown()}\n{END}{tail}"
 
 
+def setting_name(name: str) -> str:
+    """How an operator sets `name`: its variable, and its flag when it has one."""
+    variable = _variable(name)
+    return variable.env + (f" (or {flag_of(name)})" if variable.flag else "")
+
+
 def option_help(name: str) -> str:
     """Help for the CLI flag that overrides setting `name`."""
     variable = _variable(name)
-    return f"{variable.doc[:1].upper()}{variable.doc[1:]}; overrides {variable.env}."
-
-
-def option_default(name: str) -> str:
-    """The default the CLI help shows for the flag that overrides setting `name`."""
-    variable = _variable(name)
-    return variable.default or variable.unset
+    doc = variable.doc.replace("`", "")  # Markdown for the docs; noise in a terminal
+    if not variable.doc.startswith("`"):
+        doc = doc[:1].upper() + doc[1:]
+    # The flag's own default is None (so the variable applies), so the default is written
+    # here; "\[" keeps Rich, which renders Typer's help, from reading it as markup.
+    return f"{doc}; overrides {variable.env}. \\[default: {variable.default or variable.unset}]"
 
 
 def environment_help() -> str:

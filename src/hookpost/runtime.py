@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import socket
@@ -17,27 +18,35 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
+from sqlalchemy import exc as sa_exc
 
+from hookpost import __version__
 from hookpost.api.access_log import AccessLog
 from hookpost.api.app import build_api
 from hookpost.api.connections import ConnectionLimits, limited_protocol
 from hookpost.api.event_stream import StreamLimits
+from hookpost.api.metrics import MetricsRoute, metrics_only_app
 from hookpost.config import RetrySettings, Settings
+from hookpost.config_reference import setting_name
 from hookpost.core.addresses import AddressPolicy
+from hookpost.core.errors import ConfigurationError
 from hookpost.core.ids import IdFactory
 from hookpost.core.retry import RetryPolicy
+from hookpost.core.telemetry import NoObserver
 from hookpost.delivery.attempt import AttemptRunner
 from hookpost.delivery.dns import NameResolver
 from hookpost.delivery.doorbell import Doorbell
 from hookpost.delivery.resolver import Lookup
 from hookpost.delivery.sender import Sender, SenderLimits
 from hookpost.delivery.worker import Worker, WorkerLimits
+from hookpost.metrics import CONTENT_TYPE, Metrics
 from hookpost.portal.app import PortalLook, install_portal
 from hookpost.service.access import AccessService
 from hookpost.service.applications import ApplicationService, CatalogService
 from hookpost.service.container import Services
 from hookpost.service.destinations import DestinationRules
 from hookpost.service.endpoints import EndpointService
+from hookpost.service.health import HealthService
 from hookpost.service.history import HistoryService
 from hookpost.service.message_order import FeedReader, PublicationOrder
 from hookpost.service.messages import MessageService
@@ -48,12 +57,15 @@ from hookpost.service.probe import EndpointProbe
 from hookpost.service.retention import Retention, RetentionPolicy
 from hookpost.service.streams import StreamService
 from hookpost.store import Store, migrate
+from hookpost.store.connect import DatabaseSetupError
+from hookpost.store.connect import explain as explain_database_error
 from hookpost.store.database import Database
 from hookpost.store.message_feed import MessageFeed
 from hookpost.store.notifications import PostgresWakeups
 from hookpost.store.pacing import EndpointPacing
 from hookpost.store.poller_consumers import PollerConsumers
 from hookpost.store.portal import PortalGrants
+from hookpost.store.queue_depth import QueueDepthReader
 from hookpost.store.retention import RetentionStore
 
 log = logging.getLogger("hookpost")
@@ -78,6 +90,12 @@ class Runtime:
     wakeups: PostgresWakeups | None
     clock: Clock
     names: NameResolver | None = None  # the process's resolver, unless a lookup was injected
+    metrics: Metrics | None = None  # unless HOOKPOST_METRICS is off
+
+    @property
+    def observer(self) -> Metrics | NoObserver:
+        """What the worker and retention report to (core.telemetry's observers)."""
+        return self.metrics if self.metrics is not None else NoObserver()
 
     async def admit_operator(self) -> str | None:
         """Register HOOKPOST_API_TOKEN or, on first start, create a key and return its secret.
@@ -98,11 +116,28 @@ class Runtime:
                 self.settings.stream_stall_timeout,
                 self.settings.stream_heartbeat,
             ),
+            requests=self.metrics,
         )
         install_portal(api, self.services, portal_look(self.settings), self.clock)
+        if self.metrics is not None:
+            self.metrics.serves("api")
+            # Every API process reads the same queue; workers leave it to them.
+            self.metrics.watch_queue(QueueDepthReader(self.database, self.clock).read)
+            if self.settings.metrics_port is None:
+                self._metrics_route().install(api)
         # Outermost, so it sees every answer and its whole time.
         api.add_middleware(AccessLog, templates=lambda: route_templates(api))
         return api
+
+    def metrics_app(self) -> FastAPI | None:
+        """The server of HOOKPOST_METRICS_PORT (nothing but /metrics), when it is set."""
+        if self.metrics is None or self.settings.metrics_port is None:
+            return None
+        return metrics_only_app(self._metrics_route())
+
+    def _metrics_route(self) -> MetricsRoute:
+        assert self.metrics is not None
+        return MetricsRoute(self.metrics, self.settings.metrics_token, CONTENT_TYPE)
 
     def http_protocol(self) -> type[asyncio.Protocol]:
         """The HTTP protocol the API server runs: uvicorn's, with the connection limits."""
@@ -133,7 +168,10 @@ class Runtime:
             clock=self.clock,
             notify=notify,
             pacing=EndpointPacing(self.database, self.clock),
+            observer=self.metrics,
         )
+        if self.metrics is not None:
+            self.metrics.serves("worker")
         self.store.handover = worker  # publishes in this process lease new work to it
         return worker
 
@@ -144,7 +182,9 @@ class Runtime:
             batch=self.settings.retention_batch,
             interval=timedelta(seconds=self.settings.retention_interval),
         )
-        return Retention(RetentionStore(self.database, self.clock), self.clock, policy)
+        return Retention(
+            RetentionStore(self.database, self.clock), self.clock, policy, observer=self.observer
+        )
 
     async def run_worker(self, worker: Worker) -> None:
         """Run `worker` (and, on PostgreSQL, the listener that wakes it) until it stops, with
@@ -184,8 +224,7 @@ async def open_runtime(
 
     Creates no API key: see `Runtime.admit_operator`.
     """
-    database = Database(settings.database_url)
-    await migrate.upgrade(database)
+    database = await open_database(settings)
     store = Store(
         database,
         clock,
@@ -247,17 +286,98 @@ async def open_runtime(
         ),
         polling=PollingService(store, reader, PollerConsumers(database, clock)),
         streams=StreamService(store, reader),
+        health=HealthService(store, migrate.SchemaCheck(database)),
     )
+    metrics = None
+    if settings.metrics:
+        metrics = Metrics(
+            version=__version__, database=database.dialect, pool_use=database.pool_use
+        )
     return Runtime(
-        settings, database, store, services, doorbell, sender, runner, wakeups, clock, names
+        settings,
+        database,
+        store,
+        services,
+        doorbell,
+        sender,
+        runner,
+        wakeups,
+        clock,
+        names,
+        metrics,
     )
+
+
+async def open_database(settings: Settings) -> Database:
+    """Open the configured database and bring its schema up to date.
+
+    A database that cannot be opened raises `ConfigurationError` naming the setting and what
+    to do (the CLI prints it without a traceback); the driver's own error is logged at debug.
+    """
+    where = setting_name("database_url")
+    try:
+        database = Database(settings.database_url)
+    except (ValueError, DatabaseSetupError, sa_exc.ArgumentError) as error:
+        raise ConfigurationError(f"{where}: {error}") from None
+    try:
+        await migrate.upgrade(database)
+    except Exception as error:
+        await database.close()
+        problem = explain_database_error(error, database.url)
+        if problem is None:
+            raise
+        log.debug("opening the database failed", exc_info=error)
+        raise ConfigurationError(f"{where}: {problem}") from None
+    return database
+
+
+LISTEN_BACKLOG = 2048  # uvicorn's default
+
+
+def bind_listener(settings: Settings) -> socket.socket:
+    """The API's listening socket, bound and listening, or a `ConfigurationError` that names
+    the setting to change (a port in use, a privileged port, an address not of this machine)."""
+    host, port = settings.host, settings.port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as error:
+        sock.close()
+        raise ConfigurationError(_bind_problem(error, host, where)) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _bind_problem(error: OSError, host: str, where: str) -> str:
+    port, host_setting = setting_name("port"), setting_name("host")
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"{port}: {where} is already in use (address already in use): stop what listens "
+            "there or choose another port"
+        )
+    if error.errno == errno.EACCES:
+        return (
+            f"{port}: this user may not listen on {where} (permission denied): choose a port "
+            "above 1023 or grant the capability CAP_NET_BIND_SERVICE"
+        )
+    if isinstance(error, socket.gaierror):
+        return f'{host_setting}: "{host}" is not a known host name: use an address or fix it'
+    if error.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{host_setting}: {host} is not an address of this machine: use one of its "
+            "addresses, 127.0.0.1, or 0.0.0.0 for all"
+        )
+    return f"{host_setting} / {port}: cannot listen on {where}: {error.strerror or error}"
 
 
 async def migrate_database(settings: Settings) -> str | None:
     """Bring the schema of the configured database up to date; the revision it is now at."""
-    database = Database(settings.database_url)
+    database = await open_database(settings)
     try:
-        await migrate.upgrade(database)
         return await migrate.current_revision(database)
     finally:
         await database.close()

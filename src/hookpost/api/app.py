@@ -10,9 +10,12 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from hookpost import __version__
-from hookpost.api import errors
+from hookpost.api import errors, openapi
+from hookpost.api.docs import install_docs
 from hookpost.api.event_stream import StreamLimits
 from hookpost.api.fast_publish import FastPublish
+from hookpost.api.methods import MethodMiddleware
+from hookpost.api.metrics import RequestObserver, RequestTiming
 from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, PathMiddleware
 from hookpost.api.routes import (
     applications,
@@ -39,16 +42,21 @@ def build_api(
     max_payload_bytes: int,
     idempotency_ttl: float,
     stream_limits: StreamLimits | None = None,
+    requests: RequestObserver | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="hookpost",
         version=__version__,
         description="Self-hosted webhook delivery, wire-compatible with the core of the Svix API.",
         redirect_slashes=False,
+        docs_url=None,  # served from the package's own assets, not a CDN: see api.docs
+        redoc_url=None,
     )
     api.state.services = services
     api.state.stream_limits = stream_limits or StreamLimits()
     errors.install(api)
+    install_docs(api, title="hookpost")
+    openapi.install(api)
     for module in (
         health,
         applications,
@@ -75,5 +83,8 @@ def build_api(
     api.add_middleware(
         BodyLimitMiddleware, max_bytes=max_payload_bytes + ENVELOPE_BYTES, access=services.access
     )
+    api.add_middleware(MethodMiddleware, routes=api.router.routes)
+    if requests is not None:  # inside PathMiddleware, whose scope carries the route
+        api.add_middleware(RequestTiming, observer=requests)
     api.add_middleware(PathMiddleware)
     return api

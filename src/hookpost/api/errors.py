@@ -17,6 +17,7 @@ from starlette.types import Send
 
 from hookpost import codec
 from hookpost.api.http import json_response, send_json
+from hookpost.api.methods import allowed_methods
 from hookpost.core import errors
 
 log = logging.getLogger("hookpost.api")
@@ -142,13 +143,18 @@ async def on_validation_error(_request: Request, exc: Exception) -> Response:
     return json_response(validation_body(problems), 422)
 
 
-async def on_http_error(_request: Request, exc: Exception) -> Response:
+async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
     if status == 404:
         detail = "Entity not found" if detail == "Not Found" else detail
-    return json_response(error_body(_HTTP_CODES.get(status, "http_error"), detail), status)
+    response = json_response(error_body(_HTTP_CODES.get(status, "http_error"), detail), status)
+    if status == 405:
+        # Starlette names the methods of the first route on the path; the path has more.
+        allowed = allowed_methods(request.app.router.routes, request.scope)
+        response.headers["allow"] = ", ".join(allowed)
+    return response
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> Response:

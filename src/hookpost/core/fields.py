@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,12 @@ class EndpointFields:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# An application list's filter on its live endpoints (Svix's exclude_apps_with_no_endpoints
+# and exclude_apps_with_disabled_endpoints): it has "any", it has an "enabled" one, it has
+# "not_only_disabled" ones (an enabled one, or none at all); None: no filter.
+EndpointPresence = Literal["any", "enabled", "not_only_disabled"] | None
+
+
 @dataclass(frozen=True)
 class NewMessage:
     event_type: str
@@ -51,6 +57,7 @@ class NewMessage:
     tags: tuple[str, ...] | None = None
     raw_payload: bool = False
     retention_seconds: float = 90 * 86400.0
+    deliver_at: datetime | None = None
 
 
 @dataclass(frozen=True)

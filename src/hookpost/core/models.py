@@ -125,6 +125,7 @@ class Message:
     payload: bytes | None  # the exact bytes sent and signed; None once expunged
     created_at: datetime
     raw_payload: bool = False  # payload is a caller-provided string, not an object
+    deliver_at: datetime | None = None  # the caller's deliverAt: first due then, not at once
 
 
 @dataclass(frozen=True)
@@ -196,15 +197,22 @@ class Claim:
     app_uid: str | None
 
 
-# How far past the deliveries a claim takes it looks for them: room for rows skipped because
-# their endpoint's share is used up, or because another worker holds them.
+# How many endpoints with pending work one claim visits, at most, per delivery it may take:
+# room for endpoints passed over because nothing of theirs is due yet, their share is used up
+# or their throttle turn has not come.
 CLAIM_WINDOW = 4
 
 
 @dataclass(frozen=True)
 class ClaimShares:
-    """What one claim may take: `size` due deliveries, earliest first, at most `room` for any
-    one endpoint except those `rooms` names (0: none of that endpoint's)."""
+    """What one claim may take: `size` due deliveries, at most `room` for any one endpoint
+    except those `rooms` names (0: none of that endpoint's).
+
+    A claim visits the endpoints with pending work in turn (from where the last claim of
+    this process stopped), at most `window` of them, until it has found `size` with due work
+    and room, and takes each one's earliest due deliveries round-robin: every endpoint's first,
+    then every endpoint's second, and so on. Due work is served fairly across endpoints,
+    never oldest-first globally behind one tenant's backlog."""
 
     size: int
     room: int
@@ -217,6 +225,14 @@ class ClaimShares:
     @property
     def window(self) -> int:
         return self.size * CLAIM_WINDOW
+
+    def room_of(self, endpoint_id: str) -> int:
+        return self.rooms.get(endpoint_id, self.room)
+
+    def per_endpoint(self, endpoints: int) -> int:
+        """How many due deliveries to read per chosen endpoint (within its room): twice an
+        even split of `size`, so endpoints with fewer due rarely leave the claim short."""
+        return max(1, -(-2 * self.size // max(1, endpoints)))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""Standard Webhooks signing and verification: v1 (HMAC-SHA256) and v1a (Ed25519) entries.
+"""Standard Webhooks signing: v1 (HMAC-SHA256) and v1a (Ed25519) entries.
 
 Owns secret formats (whsec_, whsk_, whpk_), signed content and the signature header; pure.
+Verification is the receiver library's (receiver/, `hookpost_receiver`), the one verifier our
+users run; tests/test_signing.py checks this signer against it and the published vectors.
 """
 
 from __future__ import annotations
@@ -23,26 +25,16 @@ if TYPE_CHECKING:
 SYMMETRIC_PREFIX = "whsec_"
 ASYMMETRIC_SECRET_PREFIX = "whsk_"  # noqa: S105
 ASYMMETRIC_PUBLIC_PREFIX = "whpk_"
-DEFAULT_TOLERANCE = 300
 ENDPOINT_KEY_MIN_BYTES = 24
 ENDPOINT_KEY_MAX_BYTES = 75
 
-_HMAC_LEN = 32
 _ED25519_KEY_LEN = 32
-_ED25519_SIG_LEN = 64
-# A timestamp longer than this is not a plausible Unix time, and int() on thousands of
-# digits raises ValueError instead of parsing.
-_MAX_TIMESTAMP_DIGITS = 18
 # Secrets in use at once are few (endpoints x rotation overlap); the cap bounds memory.
 _KEY_CACHE_SIZE = 4096
 
 
 class SecretError(ValueError):
     """A signing secret or key is malformed (empty, not base64, wrong length or kind)."""
-
-
-class VerificationError(Exception):
-    """A webhook failed verification; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,88 +204,3 @@ def signature_header(secrets: Sequence[str], msg_id: str, timestamp: int, body: 
     """The `webhook-signature` value: one entry per secret, space-separated, in order."""
     prefix = _prefix(msg_id, _timestamp_text(timestamp))
     return " ".join(_entry(key, prefix, body) for key in _keys(secrets))
-
-
-def parse_timestamp(header: str) -> int:
-    """Unix seconds from a timestamp header of ASCII digits only (no sign, point or space)."""
-    if not (0 < len(header) <= _MAX_TIMESTAMP_DIGITS and header.isascii() and header.isdigit()):
-        raise VerificationError("invalid timestamp header")
-    return int(header)
-
-
-def verify(
-    secrets: Sequence[str],
-    msg_id: str,
-    timestamp_header: str,
-    signature_header: str,
-    body: bytes,
-    *,
-    now: int,
-    tolerance: int = DEFAULT_TOLERANCE,
-) -> None:
-    """Pass if any entry matches any secret and the timestamp is within `tolerance` of `now`.
-
-    Raises VerificationError for anything wrong with the message or headers, and
-    SecretError only for malformed `secrets` (a configuration fault, not the sender's).
-    """
-    keys = _keys(secrets)
-    timestamp = parse_timestamp(timestamp_header)
-    if timestamp < now - tolerance:
-        raise VerificationError("message timestamp too old")
-    if timestamp > now + tolerance:
-        raise VerificationError("message timestamp too new")
-    try:
-        # The exact header text is signed, so "01614265330" is not "1614265330".
-        prefix = _prefix(msg_id, timestamp_header)
-    except UnicodeEncodeError as exc:
-        raise VerificationError("invalid message id header") from exc
-    if not _any_entry_matches(keys, prefix, signature_header, body):
-        raise VerificationError("no matching signature found")
-
-
-def _decode_entry(encoded: str, length: int) -> bytes | None:
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-    except ValueError:
-        return None
-    return raw if len(raw) == length else None
-
-
-def _any_entry_matches(keys: list[_Key], prefix: bytes, header: str, body: bytes) -> bool:
-    expected: list[bytes] | None = None
-    publics = [key.public for key in keys if key.public is not None]
-    content: bytes | None = None
-    # Malformed entries (empty, no comma, bad base64, wrong length) and unknown versions are
-    # skipped, not fatal: a valid entry elsewhere in the header must still pass.
-    for entry in header.split(" "):
-        version, comma, encoded = entry.partition(",")
-        if not comma:
-            continue
-        if version == "v1":
-            signature = _decode_entry(encoded, _HMAC_LEN)
-            if signature is None:
-                continue
-            if expected is None:
-                expected = [_hmac(key.mac, prefix, body) for key in keys if key.mac is not None]
-            if any(hmac.compare_digest(mac, signature) for mac in expected):
-                return True
-        elif version == "v1a" and publics:
-            signature = _decode_entry(encoded, _ED25519_SIG_LEN)
-            if signature is None:
-                continue
-            if content is None:
-                content = prefix + body
-            if any(_ed25519_valid(public, signature, content) for public in publics):
-                return True
-    return False
-
-
-def _ed25519_valid(public: Ed25519PublicKey, signature: bytes, content: bytes) -> bool:
-    # Lazy: only reached when a v1a key is configured, which already loaded cryptography.
-    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
-
-    try:
-        public.verify(signature, content)
-    except InvalidSignature:
-        return False
-    return True

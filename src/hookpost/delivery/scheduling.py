@@ -94,8 +94,17 @@ class Scheduler:
         worker claims (and writes) in batches, not a row at a time."""
         batch = min(self.policy.batch, self.policy.slots)
         size = min(batch, self.free) if self.can_claim() else 0
-        rooms = {endpoint_id: self.claimable(endpoint_id) for endpoint_id in self._endpoints}
-        return ClaimShares(size, 2 * self.policy.endpoint_slots, rooms)
+        default = self._fresh_room()
+        rooms = {}  # only where it differs from a fresh endpoint's: the claim stays small
+        for endpoint_id in self._endpoints:
+            room = self.claimable(endpoint_id)
+            if room != default:
+                rooms[endpoint_id] = room
+        return ClaimShares(size, default, rooms)
+
+    def _fresh_room(self) -> int:
+        """What a claim may take of an endpoint this worker holds nothing of, at full room."""
+        return 2 * self.policy.endpoint_slots
 
     def can_claim(self) -> bool:
         """Whether a claim now would ask for anything (claim_request without the rooms)."""
@@ -111,7 +120,7 @@ class Scheduler:
         gets no more than it may run."""
         state = self._endpoints.get(endpoint_id)
         if state is None:
-            return 2 * self.policy.endpoint_slots
+            return self._fresh_room()
         if state.held_until > self.clock():
             return 0
         capacity = state.limit + self._ahead(state)
@@ -141,13 +150,18 @@ class Scheduler:
         all their room, or all of them when the claim came back full."""
         full = sum(taken.values()) >= shares.size
         for endpoint_id, count in taken.items():
-            room = shares.rooms.get(endpoint_id, shares.room)
-            self._state(endpoint_id).backlog = full or count >= room
-        for endpoint_id, room in shares.rooms.items():
-            if room > 0 and endpoint_id not in taken and not full:
-                state = self._endpoints.get(endpoint_id)
-                if state is not None:
-                    state.backlog = False
+            self._state(endpoint_id).backlog = full or count >= shares.room_of(endpoint_id)
+        if full:
+            return
+        # A claim that came back short found nothing more of the endpoints it could take:
+        # their backlog is gone, and an idle one at full room need not be remembered (every
+        # endpoint remembered costs each claim a little).
+        for endpoint_id, state in list(self._endpoints.items()):
+            if endpoint_id in taken or shares.room_of(endpoint_id) <= 0:
+                continue
+            state.backlog = False
+            if self._forgettable(state):
+                del self._endpoints[endpoint_id]
 
     def wants_claim(self, endpoint_id: str) -> bool:
         """True when the endpoint may have due work in the database and room to take it."""
@@ -219,14 +233,16 @@ class Scheduler:
             state.limit = min(self.policy.endpoint_slots, state.limit + 1)
         else:
             state.limit = max(1, state.limit // 2)
-        idle = state.running == 0 and state.waiting == 0 and not state.backlog
-        if (
-            idle
-            and state.held_until <= state.last_seen
-            and state.limit >= self.policy.endpoint_slots
-        ):
+        if self._forgettable(state):
             del self._endpoints[ticket.endpoint_id]  # nothing to remember
         self._forget_idle()
+
+    def _forgettable(self, state: _Endpoint) -> bool:
+        """Nothing running, waiting or queued, not held, at full room: nothing to remember."""
+        idle = state.running == 0 and state.waiting == 0 and not state.backlog
+        return (
+            idle and state.held_until <= self.clock() and state.limit >= self.policy.endpoint_slots
+        )
 
     def running_for(self, endpoint_id: str) -> int:
         state = self._endpoints.get(endpoint_id)

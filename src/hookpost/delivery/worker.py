@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from hookpost.core.errors import Unavailable
 from hookpost.core.models import Claim, DeliveryState
 from hookpost.core.outcomes import AttemptRecord, ErrorClass, Outcome
+from hookpost.core.telemetry import AttemptObserver
 from hookpost.delivery.attempt import AttemptRunner
 from hookpost.delivery.doorbell import Doorbell
 from hookpost.delivery.scheduling import Monotonic, Scheduler, SchedulingPolicy, Ticket
@@ -93,6 +94,7 @@ class Worker:
         notify: Notify | None = None,
         pacing: EndpointPacing | None = None,
         monotonic: Monotonic = time.monotonic,
+        observer: AttemptObserver | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -101,6 +103,7 @@ class Worker:
         self.clock = clock
         self.notify = notify
         self.pacing = pacing
+        self.observer = observer  # metrics: told of each batch the store accepted
         self.scheduler = Scheduler(limits.policy(), monotonic)
         self._stopping = asyncio.Event()
         self._inflight: dict[asyncio.Task[None], Claim] = {}
@@ -370,6 +373,8 @@ class Worker:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
         self.delivered += sum(1 for r in kept if r.outcome.succeeded)
+        if self.observer is not None:
+            self.observer.attempts_recorded(kept)
         for record in kept:
             due = record.decision.next_attempt_at
             pending = record.decision.state is DeliveryState.PENDING and due is not None

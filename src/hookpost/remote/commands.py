@@ -24,16 +24,24 @@ from hookpost.core.event_catalog import (
 )
 from hookpost.core.fields import EventTypeFields
 from hookpost.remote.catalog_files import is_openapi, read_document, render
-from hookpost.remote.connection import Connection, RemoteError, call, pages
+from hookpost.remote.connection import DEFAULT_SERVER, Connection, RemoteError, call, pages
 from hookpost.remote.listen import Listener, new_secret
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
+# No square brackets in help texts: Typer reads them as Rich markup and drops them.
 Server = Annotated[
-    str | None, typer.Option("--server", help="API base URL [env HOOKPOST_SERVER_URL].")
+    str | None,
+    typer.Option(
+        "--server",
+        help=f"API base URL; else HOOKPOST_SERVER_URL, the config file, or {DEFAULT_SERVER}.",
+    ),
 ]
-Token = Annotated[str | None, typer.Option("--token", help="API token [env HOOKPOST_API_TOKEN].")]
+Token = Annotated[
+    str | None,
+    typer.Option("--token", help="API token; else HOOKPOST_API_TOKEN or the config file."),
+]
 AppRef = Annotated[str, typer.Option("--app", help="Application id or uid.")]
 Limit = Annotated[int, typer.Option(help="How many to list at most.")]
 
@@ -195,7 +203,10 @@ def _entry(item: dict[str, Any]) -> CatalogEntry:
 
 @catalog_cli.command("export")
 def catalog_export(
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="File [stdout].")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write to this file (default: standard output)."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="yaml, json or openapi.")] = "yaml",
     server: Server = None,
     token: Token = None,

@@ -95,10 +95,6 @@ class AccessService:
         self._cache[digest] = (key.org_id, self._monotonic() + CACHE_SECONDS)
         return key.org_id
 
-    async def check_database(self) -> None:
-        """Raise Unavailable unless the database answers a trivial query."""
-        await self._store.ping()
-
     async def list_keys(self) -> list[ApiKey]:
         return await self._store.list_api_keys()
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from hookpost.core import ids, names
 from hookpost.core.errors import InvalidInput, NotFound
-from hookpost.core.fields import ApplicationFields, EventTypeFields
+from hookpost.core.fields import ApplicationFields, EndpointPresence, EventTypeFields
 from hookpost.core.models import Application, EventType, Page
 from hookpost.service.lookup import require_app
 from hookpost.store.ports import Catalog
@@ -31,10 +31,20 @@ class ApplicationService:
         return await require_app(self._store, org_id, ref)
 
     async def list(
-        self, org_id: str, *, limit: int, iterator: str | None, descending: bool
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        iterator: str | None,
+        descending: bool,
+        with_endpoints: EndpointPresence = None,
     ) -> Page[Application]:
         return await self._store.list_applications(
-            org_id, limit=limit, iterator=iterator, descending=descending
+            org_id,
+            limit=limit,
+            iterator=iterator,
+            descending=descending,
+            with_endpoints=with_endpoints,
         )
 
     async def put(

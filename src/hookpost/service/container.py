@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from hookpost.service.access import AccessService
 from hookpost.service.applications import ApplicationService, CatalogService
 from hookpost.service.endpoints import EndpointService
+from hookpost.service.health import HealthService
 from hookpost.service.history import HistoryService
 from hookpost.service.messages import MessageService
 from hookpost.service.polling import PollingService
@@ -30,3 +31,4 @@ class Services:
     portal: PortalAccess
     polling: PollingService
     streams: StreamService
+    health: HealthService

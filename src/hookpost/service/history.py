@@ -6,7 +6,7 @@ can only ever see objects of its own organization and application.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from hookpost.core import ids
@@ -43,6 +43,15 @@ class HistoryService:
             endpoint = await require_endpoint(self._store, org_id, message.app_id, q.endpoint_id)
             q = AttemptQuery(**{**vars(q), "endpoint_id": endpoint.id})
         return await self._store.list_attempts(org_id, message.app_id, q, msg_id=message.id)
+
+    async def messages_of(self, attempts: Sequence[Attempt]) -> dict[str, Message]:
+        """The messages these attempts delivered (for `with_msg`), by id."""
+        if not attempts:
+            return {}
+        first = attempts[0]
+        return await self._store.messages_by_id(
+            first.org_id, first.app_id, {a.msg_id for a in attempts}
+        )
 
     async def attempt(self, org_id: str, app_ref: str, msg_ref: str, attempt_id: str) -> Attempt:
         message = await require_message(self._store, org_id, app_ref, msg_ref)

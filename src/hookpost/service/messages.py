@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from hookpost import codec
@@ -30,6 +31,7 @@ class Publication:
     raw_payload: str | None = None
     retention_seconds: float = 90 * 86400.0
     application: ApplicationFields | None = None
+    deliver_at: datetime | None = None  # first due then (Svix: best effort, within 24 hours)
 
 
 class MessageService:
@@ -49,11 +51,7 @@ class MessageService:
     ) -> Published:
         if not is_name(app_ref):
             raise NotFound(entity="application")
-        body = (
-            publication.raw_payload.encode()
-            if publication.raw_payload is not None
-            else codec.dumps(publication.payload)
-        )
+        body = _body(publication)
         if len(body) > self._max_payload:
             raise PayloadTooLarge(
                 f"The payload is {len(body)} bytes; the limit is {self._max_payload} bytes"
@@ -67,6 +65,7 @@ class MessageService:
             tags=publication.tags,
             raw_payload=publication.raw_payload is not None,
             retention_seconds=publication.retention_seconds,
+            deliver_at=publication.deliver_at,
         )
         published = await self._store.publish(
             org_id,
@@ -110,3 +109,13 @@ class MessageService:
                 "application_uid_mismatch",
             )
         return application
+
+
+def _body(publication: Publication) -> bytes:
+    """The bytes to store and sign; text that UTF-8 cannot carry is the caller's error."""
+    raw = publication.raw_payload
+    loc = ("body", "payload") if raw is None else ("body", "transformationsParams", "rawPayload")
+    try:
+        return codec.dumps(publication.payload) if raw is None else raw.encode()
+    except UnicodeEncodeError:  # an unpaired surrogate (the codec refuses them on the wire)
+        raise InvalidInput.at(loc, "the text contains an unpaired UTF-16 surrogate") from None

@@ -19,6 +19,7 @@ from hookpost.service.messages import MessageService, Publication
 from hookpost.store.ports import Operational
 
 APP_UID = "hookpost-operational"
+APP_NAME = "hookpost operational webhooks"
 ENDPOINT_UID = "operator"
 log = logging.getLogger("hookpost.operational")
 
@@ -66,10 +67,14 @@ class OperationalWebhooks:
         self._app: Application | None = None
 
     async def configure(self, url: str, secret: str | None) -> Application:
-        """Create (or update) the internal application and the operator's endpoint."""
-        org = await self._store.ensure_organization()
+        """Create (or update) the internal application and the operator's endpoint.
+
+        They live in hookpost's internal organization, out of every customer's sight.
+        """
+        await self._retire_visible_application()
+        org = await self._store.ensure_internal_organization()
         app, _ = await self._store.get_or_create_application(
-            org.id, ApplicationFields("hookpost operational webhooks", APP_UID)
+            org.id, ApplicationFields(APP_NAME, APP_UID)
         )
         fields = EndpointFields(url=url, uid=ENDPOINT_UID, description="the operator")
         existing = await self._store.get_endpoint(org.id, app.id, ENDPOINT_UID)
@@ -86,6 +91,14 @@ class OperationalWebhooks:
             ) from exc
         self._app = app
         return app
+
+    async def _retire_visible_application(self) -> None:
+        """Earlier versions kept the application in the default organization, where the
+        operator's key listed it as a customer's: delete that one (its history stays)."""
+        org = await self._store.ensure_organization()
+        old = await self._store.get_application(org.id, APP_UID)
+        if old is not None and old.name == APP_NAME:
+            await self._store.delete_application(org.id, old.id)
 
     async def emit(self, records: Sequence[AttemptRecord]) -> None:
         """Publish one operational message per notice the recorded attempts produced."""

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hookpost.core.errors import HookpostError
+from hookpost.core.telemetry import NoObserver, RetentionObserver
 from hookpost.store.retention import RetentionCounts, RetentionRun, RetentionStore, Step
 
 log = logging.getLogger("hookpost.retention")
@@ -43,12 +44,12 @@ class Retention:
         clock: Clock,
         policy: RetentionPolicy,
         *,
-        on_pass: Callable[[RetentionRun], None] | None = None,
+        observer: RetentionObserver | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._policy = policy
-        self._on_pass = on_pass
+        self._observer: RetentionObserver = observer or NoObserver()
         self._stop = asyncio.Event()
         self._reclaim: str | None = None
         self._reclaim_known = False
@@ -112,7 +113,7 @@ class Retention:
         error = None
         try:
             for name, step in steps:
-                done[name] = await self._drain(step)
+                done[name] = await self._drain(name, step)
         except HookpostError as exc:  # counted so far, then the error, in the run's record
             error = f"{type(exc).__name__}: {exc.detail}"
         return RetentionCounts(**done), error
@@ -123,12 +124,14 @@ class Retention:
             self._reclaim_known = True
         return self._reclaim
 
-    async def _drain(self, step: Callable[[Any], Awaitable[Step]]) -> int:
+    async def _drain(self, kind: str, step: Callable[[Any], Awaitable[Step]]) -> int:
         total, after = 0, None
         while True:
             began = time.monotonic()
             result = await step(after)
             total += result.removed
+            if result.removed and kind != "freed_pages":  # pages are not rows
+                self._observer.retention_deleted(kind, result.removed)
             if result.resume is None or self._stop.is_set():
                 return total
             after = result.resume
@@ -152,5 +155,4 @@ class Retention:
             )
         else:
             log.info("retention pass", extra={"fields": fields})
-        if self._on_pass is not None:
-            self._on_pass(run)
+        self._observer.retention_pass_finished((run.finished_at - run.started_at).total_seconds())

@@ -16,6 +16,11 @@ from hookpost.store import rows
 from hookpost.store.base import StoreBase
 from hookpost.store.schema import api_keys, idempotency_keys, organizations
 
+# hookpost's own organization (operational webhooks): a fixed id, so that processes starting
+# together agree on it, sorting after every generated one; it never gets an API key, so no
+# customer can list or reach what it holds.
+INTERNAL_ORGANIZATION_ID = ids.ORGANIZATION + "z" * 27
+
 
 class AccessStore(StoreBase):
     async def ping(self) -> None:
@@ -24,10 +29,14 @@ class AccessStore(StoreBase):
 
     async def ensure_organization(self, name: str = "default") -> Organization:
         """The first organization, created on first start."""
+        first = (
+            sa.select(organizations)
+            .where(organizations.c.id != INTERNAL_ORGANIZATION_ID)
+            .order_by(organizations.c.id)
+            .limit(1)
+        )
         async with self._db.write() as conn:
-            row = (
-                await conn.execute(sa.select(organizations).order_by(organizations.c.id).limit(1))
-            ).first()
+            row = (await conn.execute(first)).first()
             if row is None:
                 now = self._clock()
                 org_id = self._ids.new(ids.ORGANIZATION)
@@ -35,6 +44,22 @@ class AccessStore(StoreBase):
                     organizations.insert().values(id=org_id, name=name, created_at=rows.to_us(now))
                 )
                 return Organization(org_id, name, now)
+        return Organization(row.id, row.name, rows.from_us(row.created_at))
+
+    async def ensure_internal_organization(self) -> Organization:
+        """hookpost's own organization, created when first needed."""
+        now = self._clock()
+        async with self._db.write() as conn:
+            await conn.execute(
+                self._insert(organizations)
+                .values(id=INTERNAL_ORGANIZATION_ID, name="internal", created_at=rows.to_us(now))
+                .on_conflict_do_nothing()
+            )
+            row = (
+                await conn.execute(
+                    sa.select(organizations).where(organizations.c.id == INTERNAL_ORGANIZATION_ID)
+                )
+            ).one()
         return Organization(row.id, row.name, rows.from_us(row.created_at))
 
     async def create_organization(self, name: str) -> Organization:

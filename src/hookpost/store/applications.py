@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from hookpost.core import ids
-from hookpost.core.errors import Conflict
-from hookpost.core.fields import ApplicationFields
+from hookpost.core.errors import Conflict, NotFound
+from hookpost.core.fields import ApplicationFields, EndpointPresence
 from hookpost.core.models import Application, DeliveryState, Page
 from hookpost.store import rows
 from hookpost.store.base import StoreBase, fetch_page
@@ -61,11 +61,19 @@ class ApplicationStore(StoreBase):
             return await _fetch(conn, app_lookup(org_id, ref))
 
     async def list_applications(
-        self, org_id: str, *, limit: int, iterator: str | None, descending: bool
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        iterator: str | None,
+        descending: bool,
+        with_endpoints: EndpointPresence = None,
     ) -> Page[Application]:
         query = sa.select(applications).where(
             applications.c.org_id == org_id, applications.c.deleted_at.is_(None)
         )
+        if with_endpoints is not None:
+            query = query.where(_having_endpoints(with_endpoints))
         async with self._db.read() as conn:
             return await fetch_page(
                 conn,
@@ -83,11 +91,19 @@ class ApplicationStore(StoreBase):
         """Replace application `ref` with `fields`, creating it when it does not exist."""
         async with self._db.write() as conn:
             existing = await _fetch(conn, app_lookup(org_id, ref))
+            if existing is None and ref.startswith(ids.APPLICATION):
+                # Ids are the server's to give: creating one under a fresh id on every call
+                # would make a repeated PUT leave several applications.
+                raise NotFound(entity="application")
             if existing is None:
                 created = await self._insert_application(conn, org_id, fields)
-                if created is None:
+                if created is not None:
+                    return created, True
+                # A concurrent PUT created it between our read and our insert (which waited
+                # for that request to commit): this PUT replaces what it wrote.
+                existing = await _fetch(conn, app_lookup(org_id, ref))
+                if existing is None:
                     raise Conflict(message_id="application_uid_taken")
-                return created, True
             updated = await self._update_application(conn, org_id, existing.id, vars(fields))
         return updated, False
 
@@ -161,6 +177,17 @@ class ApplicationStore(StoreBase):
         app = await _fetch(conn, applications.c.id == app_id)
         assert app is not None, "updated application vanished inside its transaction"
         return app
+
+
+def _having_endpoints(presence: EndpointPresence) -> sa.ColumnElement[bool]:
+    live = [endpoints.c.app_id == applications.c.id, endpoints.c.deleted_at.is_(None)]
+    some = sa.exists().where(*live)
+    enabled = sa.exists().where(*live, endpoints.c.disabled.is_(False))
+    if presence == "any":
+        return some
+    if presence == "enabled":
+        return enabled
+    return sa.or_(enabled, ~some)
 
 
 async def _fetch(conn: Conn, where: sa.ColumnElement[bool]) -> Application | None:

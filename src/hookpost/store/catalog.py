@@ -32,14 +32,20 @@ class CatalogStore(StoreBase):
                 raise Conflict(code="event_type_exists")
             if existing is not None:
                 return await self._update_event_type(conn, org_id, name, vars(fields))
-            return await self._insert_event_type(conn, org_id, name, fields)
+            created = await self._insert_event_type(conn, org_id, name, fields)
+        if created is None:
+            raise Conflict(code="event_type_exists")
+        return created
 
     async def put_event_type(
         self, org_id: str, name: str, fields: EventTypeFields
     ) -> tuple[EventType, bool]:
         async with self._db.write() as conn:
             if await _fetch(conn, _named(org_id, name)) is None:
-                return await self._insert_event_type(conn, org_id, name, fields), True
+                created = await self._insert_event_type(conn, org_id, name, fields)
+                if created is not None:
+                    return created, True
+                # A concurrent request created it after our read: this PUT replaces it.
             return await self._update_event_type(conn, org_id, name, vars(fields)), False
 
     async def update_event_type(
@@ -104,7 +110,8 @@ class CatalogStore(StoreBase):
 
     async def _insert_event_type(
         self, conn: Conn, org_id: str, name: str, fields: EventTypeFields
-    ) -> EventType:
+    ) -> EventType | None:
+        """The new type, or None when a concurrent request created one of that name."""
         now = rows.to_us(self._clock())
         values = {
             "id": self._ids.new(ids.EVENT_TYPE),
@@ -121,7 +128,7 @@ class CatalogStore(StoreBase):
             .returning(event_types.c.id)
         )
         if inserted.first() is None:
-            raise Conflict(code="event_type_exists")
+            return None
         created = await _fetch(conn, _named(org_id, name))
         assert created is not None
         return created

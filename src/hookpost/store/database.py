@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -17,10 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from hookpost.core.errors import Unavailable
+from hookpost.core.telemetry import PoolUse
+from hookpost.store.connect import check_postgres_url, connect_timeout, postgres_dsn
 from hookpost.store.errors import translate, translated
+
+log = logging.getLogger("hookpost.store")
 
 SQLITE_PRAGMAS = (
     # Takes effect only on a new, empty file (before WAL and the first table): retention then
@@ -34,6 +40,11 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
 )
 SQLITE_READERS = 4
+# SQLite's advice for long-lived connections: PRAGMA optimize every few hours and at close, so
+# the planner has statistics for the tables that grew (bounded: each ANALYZE reads at most
+# about this many index rows). The query-plan tests check the plans with and without them.
+SQLITE_OPTIMIZE_EVERY = 3600.0
+SQLITE_ANALYSIS_LIMIT = 1000
 T = TypeVar("T")
 SQLITE_LOCK_PATIENCE = 30.0  # seconds a writer keeps retrying a database locked elsewhere
 
@@ -103,6 +114,7 @@ class SqliteConnections:
         self._writer: sa.Connection | None = None
         self._readers: asyncio.Queue[sa.Connection] = asyncio.Queue()
         self._opened_readers = 0
+        self._optimize_at = time.monotonic() + SQLITE_OPTIMIZE_EVERY
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[InlineConnection]:
@@ -119,6 +131,9 @@ class SqliteConnections:
                 transaction.rollback()
                 raise
             transaction.commit()
+            if time.monotonic() >= self._optimize_at:
+                self._optimize_at = time.monotonic() + SQLITE_OPTIMIZE_EVERY
+                _optimize(conn)
 
     async def _begin_write(self, conn: sa.Connection) -> sa.RootTransaction:
         pause, waited = 0.005, 0.0
@@ -144,12 +159,35 @@ class SqliteConnections:
         finally:
             self._readers.put_nowait(conn)
 
+    def use(self) -> PoolUse:
+        """The writer and the readers: busy, idle, and how many there may be."""
+        writer_busy = 1 if self._writer_lock.locked() else 0
+        writer_idle = 1 if self._writer is not None and not writer_busy else 0
+        readers_idle = self._readers.qsize()
+        return PoolUse(
+            in_use=writer_busy + self._opened_readers - readers_idle,
+            idle=writer_idle + readers_idle,
+            limit=1 + SQLITE_READERS,
+        )
+
     def close(self) -> None:
         if self._writer is not None:
+            _optimize(self._writer)
             self._writer.close()
         while not self._readers.empty():
             self._readers.get_nowait().close()
         self.engine.dispose()
+
+
+def _optimize(conn: sa.Connection) -> None:
+    """Refresh the planner's statistics where SQLite thinks they matter; never fails a
+    caller (another process holding the lock only postpones it to the next time)."""
+    try:
+        with conn.begin():
+            conn.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
+            conn.exec_driver_sql("PRAGMA optimize")
+    except exc.DBAPIError as error:
+        log.info("PRAGMA optimize skipped: %s", error)
 
 
 def _is_locked(error: exc.OperationalError) -> bool:
@@ -167,16 +205,36 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self._sqlite: SqliteConnections | None = None
         self._engine: AsyncEngine | None = None
+        self._pool_limit = 2 * pool_size  # pool_size + max_overflow
         if self.is_sqlite:
             self._sqlite = SqliteConnections(self.url, sqlite_synchronous)
         else:
+            check_postgres_url(self.url)
+            dsn, timeout = self.dsn, self.connect_timeout or 60.0  # asyncpg's default
+
+            async def connect() -> asyncpg.Connection:
+                return await asyncpg.connect(dsn, timeout=timeout)
+
             self._engine = create_async_engine(
                 # No pre-ping: it costs three round trips per checkout. A connection found
                 # dead fails its request with a 503 and the pool replaces every connection.
-                self.url,
+                # asyncpg reads the whole URL as libpq would (sslmode, sslrootcert, ...):
+                # SQLAlchemy would pass its query as keyword arguments asyncpg has not got.
+                self.url.set(query={}),
+                async_creator=connect,
                 pool_size=pool_size,
                 max_overflow=pool_size,
             )
+
+    @property
+    def dsn(self) -> str:
+        """The PostgreSQL URL as libpq and asyncpg read it, SSL options included."""
+        return postgres_dsn(self.url)
+
+    @property
+    def connect_timeout(self) -> float | None:
+        """libpq's `connect_timeout` of the URL, in seconds, when it gives one."""
+        return connect_timeout(self.url)
 
     @property
     def is_sqlite(self) -> bool:
@@ -248,6 +306,15 @@ class Database:
             return
         async with translated(), self.engine.connect() as conn, conn.begin():
             yield conn
+
+    def pool_use(self) -> PoolUse:
+        """This process's connections now (read at scrape time; no I/O)."""
+        if self._sqlite is not None:
+            return self._sqlite.use()
+        pool = self.engine.pool
+        if not isinstance(pool, QueuePool):
+            return PoolUse(0, 0, self._pool_limit)
+        return PoolUse(pool.checkedout(), pool.checkedin(), self._pool_limit)
 
     async def close(self) -> None:
         if self._sqlite is not None:

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hookpost.core import ids
-from hookpost.core.errors import BadRequest, Conflict
+from hookpost.core.errors import BadRequest, Conflict, NotFound
 from hookpost.core.fields import EndpointFields
 from hookpost.core.models import DeliveryState, Endpoint, MessageStatus, Page, SigningKey
 from hookpost.store import rows
@@ -58,7 +58,10 @@ class EndpointStore(StoreBase):
         self, org_id: str, app_id: str, fields: EndpointFields, secret: str
     ) -> Endpoint:
         async with self._db.write() as conn:
-            return await self._insert_endpoint(conn, org_id, app_id, fields, secret)
+            created = await self._insert_endpoint(conn, org_id, app_id, fields, secret)
+        if created is None:
+            raise Conflict(message_id="endpoint_uid_taken")
+        return created
 
     async def get_endpoint(self, org_id: str, app_id: str, ref: str) -> Endpoint | None:
         async with self._db.read() as conn:
@@ -90,8 +93,19 @@ class EndpointStore(StoreBase):
     ) -> tuple[Endpoint, bool]:
         async with self._db.write() as conn:
             existing = await fetch_endpoint(conn, endpoint_lookup(app_id, ref))
+            if existing is None and ref.startswith(ids.ENDPOINT):
+                # Ids are the server's to give (an id of another application's endpoint
+                # included): a fresh one on every call would leave duplicates behind.
+                raise NotFound(entity="endpoint")
             if existing is None:
-                return await self._insert_endpoint(conn, org_id, app_id, fields, secret), True
+                created = await self._insert_endpoint(conn, org_id, app_id, fields, secret)
+                if created is not None:
+                    return created, True
+                # A concurrent PUT created it between our read and our insert (which waited
+                # for that request to commit): this PUT replaces what it wrote.
+                existing = await fetch_endpoint(conn, endpoint_lookup(app_id, ref))
+                if existing is None:
+                    raise Conflict(message_id="endpoint_uid_taken")
             changes = {k: v for k, v in vars(fields).items() if k != "headers"}
             return await self._update_endpoint(conn, existing, changes), False
 
@@ -174,7 +188,8 @@ class EndpointStore(StoreBase):
 
     async def _insert_endpoint(
         self, conn: Conn, org_id: str, app_id: str, fields: EndpointFields, secret: str
-    ) -> Endpoint:
+    ) -> Endpoint | None:
+        """The new endpoint, or None when its uid is taken (perhaps by a concurrent request)."""
         now = self._clock()
         values = {
             "id": self._ids.new(ids.ENDPOINT),
@@ -193,7 +208,7 @@ class EndpointStore(StoreBase):
             .returning(endpoints.c.id)
         )
         if inserted.first() is None:
-            raise Conflict(message_id="endpoint_uid_taken")
+            return None
         created = await fetch_endpoint(conn, endpoints.c.id == values["id"])
         assert created is not None
         return created

@@ -4,6 +4,7 @@ content. Publishing lives in `publishing`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -94,6 +95,20 @@ class MessageStore(PublishingStore):
         async with self._db.read() as conn:
             message = await fetch_message(conn, app_id, ref)
         return message if message is not None and message.org_id == org_id else None
+
+    async def messages_by_id(
+        self, org_id: str, app_id: str, msg_ids: Collection[str]
+    ) -> dict[str, Message]:
+        """The messages of `msg_ids` that the application has, by id."""
+        if not msg_ids:
+            return {}
+        query = sa.select(messages).where(
+            messages.c.org_id == org_id,
+            messages.c.app_id == app_id,
+            messages.c.id.in_(list(msg_ids)),
+        )
+        async with self._db.read() as conn:
+            return {row.id: rows.message(row) for row in await conn.execute(query)}
 
     async def list_messages(self, org_id: str, app_id: str, q: MessageQuery) -> Page[Message]:
         query = sa.select(messages).where(

@@ -6,7 +6,7 @@ PostgreSQL serialises concurrent migrators with an advisory lock; SQLite with BE
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import command
@@ -53,3 +53,25 @@ def _upgrade(connection: sa.Connection, revision: str) -> None:
 
 def _current(connection: sa.Connection) -> Any:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+SchemaState = Literal["current", "behind", "ahead"]
+
+
+class SchemaCheck:
+    """Where the database's schema stands against the migrations this hookpost ships
+    (readiness: a process whose schema is not at head must not take traffic)."""
+
+    def __init__(self, db: Database) -> None:
+        script = ScriptDirectory.from_config(alembic_config())
+        self._db = db
+        self.head = script.get_current_head()
+        self._known = {revision.revision for revision in script.walk_revisions()}
+
+    async def state(self) -> SchemaState:
+        """`current` at head, `behind` (run `hookpost migrate`) or `ahead` (a newer hookpost
+        migrated it); raises the store's `Unavailable` when the database does not answer."""
+        revision = await current_revision(self._db)
+        if revision == self.head:
+            return "current"
+        return "behind" if revision is None or revision in self._known else "ahead"

@@ -20,7 +20,8 @@ log = logging.getLogger("hookpost.notifications")
 
 class PostgresWakeups:
     def __init__(self, database: Database) -> None:
-        self._dsn = database.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._dsn = database.dsn
+        self._timeout = database.connect_timeout or 10.0
         self._sending: asyncio.Task[None] | None = None
         self._again = False
         # NOTIFYs go out on a connection of their own: one statement in autocommit, about a
@@ -39,7 +40,7 @@ class PostgresWakeups:
             self._again = False
             try:
                 if self._sender is None or self._sender.is_closed():
-                    self._sender = await asyncpg.connect(self._dsn, timeout=10)
+                    self._sender = await asyncpg.connect(self._dsn, timeout=self._timeout)
                 await self._sender.execute("SELECT pg_notify($1, '')", CHANNEL)
             except Exception as exc:  # the poll fallback covers a lost wake-up
                 log.debug("NOTIFY failed: %s", exc)
@@ -65,7 +66,7 @@ class PostgresWakeups:
         while not stop.is_set():
             connection = None
             try:
-                connection = await asyncpg.connect(self._dsn, timeout=10)
+                connection = await asyncpg.connect(self._dsn, timeout=self._timeout)
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await connection.add_listener(CHANNEL, lambda *_args: on_wakeup())

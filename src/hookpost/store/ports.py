@@ -13,6 +13,7 @@ from hookpost.core.fields import (
     ApplicationFields,
     AttemptQuery,
     EndpointFields,
+    EndpointPresence,
     EventTypeFields,
     MessageQuery,
     NewMessage,
@@ -154,7 +155,13 @@ class Catalog(Lookups, Protocol):
     ) -> tuple[Application, bool]: ...
 
     async def list_applications(
-        self, org_id: str, *, limit: int, iterator: str | None, descending: bool
+        self,
+        org_id: str,
+        *,
+        limit: int,
+        iterator: str | None,
+        descending: bool,
+        with_endpoints: EndpointPresence = None,
     ) -> Page[Application]: ...
 
     async def list_event_types(
@@ -237,6 +244,10 @@ class HistoryReader(Lookups, Protocol):
         self, org_id: str, endpoint_id: str, q: AttemptQuery
     ) -> Page[tuple[Message, Delivery]]: ...
 
+    async def messages_by_id(
+        self, org_id: str, app_id: str, msg_ids: Collection[str]
+    ) -> dict[str, Message]: ...
+
     async def list_message_destinations(
         self, org_id: str, msg_id: str, *, limit: int, iterator: str | None
     ) -> Page[tuple[Endpoint, Delivery]]: ...
@@ -273,6 +284,10 @@ class Operational(Lookups, Protocol):
     """What the operational webhooks need to set up their own application and endpoint."""
 
     async def ensure_organization(self, name: str = "default") -> Organization: ...
+
+    async def ensure_internal_organization(self) -> Organization: ...
+
+    async def delete_application(self, org_id: str, app_id: str) -> None: ...
 
     async def get_or_create_application(
         self, org_id: str, fields: ApplicationFields

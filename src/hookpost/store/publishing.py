@@ -191,7 +191,12 @@ class PublishingStore(ApplicationStore):
                 values = self._application_values(request.org_id, request.create_app)
                 created = await sql.create_application(values)
                 if created is None:
-                    raise Conflict(message_id="application_uid_taken")
+                    # A concurrent publish (or PUT) created it after our read; the insert
+                    # waited for it to commit, so this read sees it: publish to that one.
+                    again = await sql.applications(request.org_id, {request.app_ref})
+                    if not again:
+                        raise Conflict(message_id="application_uid_taken")
+                    created = again[0]
                 found[key] = created
         return found
 
@@ -211,6 +216,7 @@ class PublishingStore(ApplicationStore):
             payload=new.payload,
             created_at=ids.created_at(msg_id, ids.MESSAGE),
             raw_payload=new.raw_payload,
+            deliver_at=new.deliver_at,
         )
 
     async def _fan_out(
@@ -231,8 +237,15 @@ class PublishingStore(ApplicationStore):
         # The worker in this process takes what its scheduler admits, endpoint by endpoint.
         room: collections.Counter[str] = collections.Counter()
         if ticket is not None:
-            # A throttled endpoint's deliveries wait for their turns in the queue (pacing).
-            wanted = [row.id for rows_ in targets for row in rows_ if not row.throttle_rate]
+            # A throttled endpoint's deliveries wait for their turns in the queue (pacing),
+            # and a message with a deliverAt waits for that time there.
+            wanted = [
+                row.id
+                for (_, _, message), rows_ in zip(published, targets, strict=True)
+                if not _later(message)
+                for row in rows_
+                if not row.throttle_rate
+            ]
             ticket.reserved = ticket.handover.reserve(wanted) if wanted else ()
             room.update(ticket.reserved)
         delivery_rows: list[dict[str, Any]] = []
@@ -240,9 +253,10 @@ class PublishingStore(ApplicationStore):
         endpoint_models: dict[str, Endpoint] = {}
         for (_, app, message), rows_ in zip(published, targets, strict=True):
             handed = 0
+            now = not _later(message)  # else it waits in the queue, whatever room there is
             for row in rows_:
                 delivery = self._delivery_row(message, row.id)
-                if ticket is not None and room[row.id] > 0:
+                if ticket is not None and now and room[row.id] > 0:
                     room[row.id] -= 1
                     endpoint = endpoint_models.get(row.id) or rows.endpoint(row)
                     endpoint_models[row.id] = endpoint
@@ -254,6 +268,7 @@ class PublishingStore(ApplicationStore):
 
     def _delivery_row(self, message: Message, endpoint_id: str) -> dict[str, object]:
         stamp = rows.to_us(message.created_at)
+        due = stamp if message.deliver_at is None else max(stamp, rows.to_us(message.deliver_at))
         return {
             "id": self._ids.new(ids.DELIVERY),
             "org_id": message.org_id,
@@ -263,7 +278,7 @@ class PublishingStore(ApplicationStore):
             "state": DeliveryState.PENDING.value,
             "trigger": TriggerType.SCHEDULED.value,
             "attempts": 0,
-            "next_attempt_at": stamp,
+            "next_attempt_at": due,
             "claim_token": None,
             "created_at": stamp,
             "updated_at": stamp,
@@ -308,6 +323,11 @@ def _leased(
     )
 
 
+def _later(message: Message) -> bool:
+    """Whether the message waits for its deliverAt (a time already passed: at once)."""
+    return message.deliver_at is not None and message.deliver_at > message.created_at
+
+
 def _takes(row: Any, message: Message, only_endpoint: str | None) -> bool:
     if only_endpoint is not None:
         return bool(row.id == only_endpoint)
@@ -331,6 +351,7 @@ def _message_row(message: Message, request: PublishRequest) -> dict[str, object]
         "idempotency_key": request.idempotency_key,
         "created_at": rows.to_us(created),
         "expires_at": rows.to_us(created + timedelta(seconds=request.new.retention_seconds)),
+        "deliver_at": None if message.deliver_at is None else rows.to_us(message.deliver_at),
     }
 
 

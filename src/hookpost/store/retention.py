@@ -119,7 +119,9 @@ class RetentionStore:
         paused delivery still needs (passed over, and taken by a later pass)."""
         m = messages.alias("m")
         needed = sa.exists().where(deliveries.c.msg_id == m.c.id, deliveries.c.state.in_(_LIVE))
-        due = m.c.payload.is_not(None) & (m.c.expires_at <= rows.to_us(now)) & ~needed
+        # The terms of ix_messages_expiring's condition (schema.EXPIRING), so it serves.
+        due = m.c.payload.is_not(None) & (m.c.expires_at > 0)
+        due &= (m.c.expires_at <= rows.to_us(now)) & ~needed
         if after is not None:
             due &= sa.tuple_(m.c.expires_at, m.c.id) > sa.tuple_(*after)
         chosen = sa.select(m.c.id).where(due).order_by(m.c.expires_at, m.c.id).limit(batch)

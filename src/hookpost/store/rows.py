@@ -174,6 +174,7 @@ def message(row: Any) -> Message:
         payload=row.payload,
         created_at=from_us(row.created_at),
         raw_payload=bool(row.raw_payload),
+        deliver_at=None if row.deliver_at is None else from_us(row.deliver_at),
     )
 
 

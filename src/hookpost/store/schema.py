@@ -20,6 +20,7 @@ metadata = sa.MetaData(
 )
 
 ID = sa.String(40)
+EXPIRING = "payload IS NOT NULL AND expires_at > 0"  # ix_messages_expiring's rows
 TIME = sa.BigInteger
 
 organizations = sa.Table(
@@ -115,17 +116,22 @@ messages = sa.Table(
     sa.Column("idempotency_key", sa.String(64)),
     sa.Column("created_at", TIME, nullable=False),
     sa.Column("expires_at", TIME, nullable=False),
+    # deliverAt: its deliveries were first due then, not at creation (null: at once).
+    sa.Column("deliver_at", TIME),
     sa.UniqueConstraint("app_id", "event_id"),
     sa.UniqueConstraint("org_id", "idempotency_key"),
     sa.Index(None, "app_id", "id"),
-    # Payloads still to expunge, oldest first (revision 0008): retention walks this index,
-    # which loses each row as its payload is set to NULL.
+    # Payloads still to expunge, oldest first (revision 0010): retention walks this index,
+    # which loses each row as its payload is set to NULL. `expires_at > 0` (always true) keeps
+    # it to retention's query: a query filtering on `payload IS NOT NULL` alone (recover)
+    # cannot use it, so its small count on a database of expunged payloads never draws the
+    # planner into walking messages by id.
     sa.Index(
         "ix_messages_expiring",
         "expires_at",
         "id",
-        postgresql_where=sa.text("payload IS NOT NULL"),
-        sqlite_where=sa.text("payload IS NOT NULL"),
+        postgresql_where=sa.text(EXPIRING),
+        sqlite_where=sa.text(EXPIRING),
     ),
 )
 
@@ -151,6 +157,14 @@ deliveries = sa.Table(
         "ix_deliveries_due",
         "next_attempt_at",
         postgresql_where=sa.text(f"state = {PENDING}"),  # the claim's condition
+        sqlite_where=sa.text(f"state = {PENDING}"),
+    ),
+    # Pending deliveries by endpoint, earliest due first: the claim's walk over endpoints.
+    sa.Index(
+        "ix_deliveries_endpoint_due",
+        "endpoint_id",
+        "next_attempt_at",
+        postgresql_where=sa.text(f"state = {PENDING}"),
         sqlite_where=sa.text(f"state = {PENDING}"),
     ),
     # Leased deliveries by claim token: loading a claim and fencing its results.
@@ -276,7 +290,7 @@ poller_consumers = sa.Table(
     sa.Column("updated_at", TIME, nullable=False),
 )
 
-# One row per retention pass (revision 0008): what it deleted, and when; see
+# One row per retention pass (revision 0010): what it deleted, and when; see
 # docs/operations.md, Retention. Rows older than HOOKPOST_ATTEMPT_RETENTION are deleted too.
 retention_runs = sa.Table(
     "retention_runs",

@@ -14,6 +14,8 @@ from hookpost.api.wire import outputs
 from hookpost.core import ids
 from hookpost.core.errors import InvalidInput
 from hookpost.core.fields import AttemptQuery
+from hookpost.core.models import Attempt, Page
+from hookpost.service.container import Services
 
 router = APIRouter(
     prefix="/api/v1/app/{app_id}", tags=["Message Attempt"], route_class=HookpostRoute
@@ -71,6 +73,7 @@ async def list_attempts_by_endpoint(
     before: datetime | None = None,
     after: datetime | None = None,
     with_content: bool = True,
+    with_msg: bool = False,
 ) -> Response:
     query = _query(
         request,
@@ -85,8 +88,7 @@ async def list_attempts_by_endpoint(
         after=after,
     )
     result = await svc.history.attempts_by_endpoint(org, app_id, endpoint_id, query)
-    items = [outputs.attempt(a, with_content=with_content) for a in result.items]
-    return json_response(outputs.page(items, result, "id"))
+    return await _attempt_page(svc, result, with_content=with_content, with_msg=with_msg)
 
 
 @router.get("/attempt/msg/{msg_id}")
@@ -106,6 +108,7 @@ async def list_attempts_by_message(
     before: datetime | None = None,
     after: datetime | None = None,
     with_content: bool = True,
+    with_msg: bool = False,
 ) -> Response:
     query = _query(
         request,
@@ -121,7 +124,18 @@ async def list_attempts_by_message(
         endpoint_id=endpoint_id,
     )
     result = await svc.history.attempts_by_message(org, app_id, msg_id, query)
-    items = [outputs.attempt(a, with_content=with_content) for a in result.items]
+    return await _attempt_page(svc, result, with_content=with_content, with_msg=with_msg)
+
+
+async def _attempt_page(
+    svc: Services, result: Page[Attempt], *, with_content: bool, with_msg: bool
+) -> Response:
+    """A page of attempts; with `with_msg`, each carries its message (without payload, as in
+    Svix: "message payloads are never included")."""
+    found = await svc.history.messages_of(result.items) if with_msg else {}
+    items = [
+        outputs.attempt(a, with_content=with_content, msg=found.get(a.msg_id)) for a in result.items
+    ]
     return json_response(outputs.page(items, result, "id"))
 
 

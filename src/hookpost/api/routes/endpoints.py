@@ -7,6 +7,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response
 
+from hookpost.api import openapi
 from hookpost.api.deps import Order, OrgId, Svc, as_utc, page_args
 from hookpost.api.http import HookpostRoute, json_response, no_content
 from hookpost.api.wire import outputs
@@ -56,7 +57,7 @@ async def get_endpoint(app_id: str, endpoint_id: str, org: OrgId, svc: Svc) -> R
     return json_response(outputs.endpoint(await svc.endpoints.get(org, app_id, endpoint_id)))
 
 
-@router.put("/{endpoint_id}")
+@router.put("/{endpoint_id}", responses=openapi.CREATED)
 async def upsert_endpoint(
     app_id: str, endpoint_id: str, body: EndpointBody, org: OrgId, svc: Svc
 ) -> Response:

@@ -5,6 +5,7 @@ Deleting archives by default; `expunge=true` erases the type.
 
 from fastapi import APIRouter, Response
 
+from hookpost.api import openapi
 from hookpost.api.deps import OrgId, Svc, check_limit
 from hookpost.api.http import HookpostRoute, json_response, no_content
 from hookpost.api.wire import outputs
@@ -40,7 +41,7 @@ async def get_event_type(event_type_name: str, org: OrgId, svc: Svc) -> Response
     return json_response(outputs.event_type(await svc.catalog.get(org, event_type_name)))
 
 
-@router.put("/{event_type_name}")
+@router.put("/{event_type_name}", responses=openapi.CREATED)
 async def upsert_event_type(
     event_type_name: str, body: EventTypeBody, org: OrgId, svc: Svc
 ) -> Response:

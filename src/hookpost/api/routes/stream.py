@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 
 from hookpost import codec
+from hookpost.api import openapi
 from hookpost.api.deps import OrgId, Svc, check_filters
 from hookpost.api.event_stream import EventStreamResponse, StreamLimits
 from hookpost.api.http import HookpostRoute
@@ -27,7 +28,7 @@ async def _framed(messages: AsyncIterator[Message]) -> AsyncIterator[bytes]:
         yield b"id: " + message.id.encode() + b"\ndata: " + data + b"\n\n"
 
 
-@router.get("")
+@router.get("", responses=openapi.EVENT_STREAM)
 async def stream_messages(
     app_id: str,
     request: Request,

@@ -30,6 +30,8 @@ UNSUPPORTED = (
     "/api/v1/app/{app_id}/msg/bulk-expunge",
     "/api/v1/app/{app_id}/msg/expunge-all-contents",
     "/api/v1/app/{app_id}/msg/precheck/active",
+    # Svix Ingest (receiving webhooks from third parties) is another product.
+    "/ingest/api/v1/{rest:path}",
 )
 
 router = APIRouter(include_in_schema=False)

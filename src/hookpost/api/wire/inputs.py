@@ -5,10 +5,10 @@ Legacy names (`rateLimit`, `filterTypes`, `featureFlag`) are accepted beside the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from hookpost.api.wire.rules import (
     AppUid,
@@ -33,6 +33,7 @@ from hookpost.service.messages import Publication
 HttpMethod = Literal["POST", "PUT", "PATCH"]
 _THROTTLE = AliasChoices("throttleRate", "rateLimit", "throttle_rate")
 _EVENT_TYPES = AliasChoices("eventTypes", "filterTypes", "event_types")
+MAX_DELIVER_AHEAD = timedelta(hours=24)  # Svix's limit on a message's deliverAt
 
 
 class ApplicationIn(WireModel):
@@ -189,6 +190,21 @@ class MessageIn(WireModel):
     payload_retention_hours: int | None = Field(None, ge=1, le=2160)
     application: ApplicationIn | None = None
     transformations_params: TransformationsParams | None = None
+    deliver_at: datetime | None = None
+
+    @field_validator("deliver_at")
+    @classmethod
+    def _within_a_day(cls, value: datetime | None) -> datetime | None:
+        """Svix takes a deliverAt up to 24 hours ahead; one already passed means now."""
+        if value is None:
+            return None
+        try:
+            utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        except OverflowError:
+            raise ValueError("deliverAt is out of range") from None
+        if utc > datetime.now(UTC) + MAX_DELIVER_AHEAD:
+            raise ValueError("deliverAt must be at most 24 hours in the future")
+        return utc
 
     @model_validator(mode="after")
     def _one_retention(self) -> MessageIn:
@@ -212,6 +228,7 @@ class MessageIn(WireModel):
             raw_payload=raw,
             retention_seconds=self.retention_seconds(),
             application=self.application.fields() if self.application else None,
+            deliver_at=self.deliver_at,
         )
 
 

@@ -107,7 +107,7 @@ def message(msg: Message, *, with_content: bool) -> dict[str, Any]:
         "tags": None if msg.tags is None else list(msg.tags),
         "payload": payload(msg) if with_content else {},
         "timestamp": timestamp(msg.created_at),
-        "deliverAt": None,
+        "deliverAt": None if msg.deliver_at is None else timestamp(msg.deliver_at),
     }
 
 
@@ -136,7 +136,9 @@ def message_endpoint(ep: Endpoint, delivery: Delivery) -> dict[str, Any]:
     return {**endpoint(ep, with_metadata=False), **delivery_status(delivery)}
 
 
-def attempt(at: Attempt, *, with_content: bool = True) -> dict[str, Any]:
+def attempt(
+    at: Attempt, *, with_content: bool = True, msg: Message | None = None
+) -> dict[str, Any]:
     info = status_codes.describe(at.response_status_code)
     return {
         "id": at.id,
@@ -151,7 +153,7 @@ def attempt(at: Attempt, *, with_content: bool = True) -> dict[str, Any]:
         "statusText": at.status.text,
         "triggerType": int(at.trigger),
         "timestamp": timestamp(at.created_at),
-        "msg": None,
+        "msg": None if msg is None else message(msg, with_content=False),
         # hookpost's additions: what support staff need to explain a failure.
         "statusCodeName": info.name,
         "statusCodeClass": info.class_code,

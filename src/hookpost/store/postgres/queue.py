@@ -28,34 +28,78 @@ from hookpost.store.queue import (
 from hookpost.store.queue_sql import PENDING
 from hookpost.store.schema import attempts, endpoints, messages
 
-# Claim and load in one statement. Among the earliest due rows ($6 of them, skipping the
-# endpoints $5 that have no room left and those paced to a later turn or holding off after
-# a Retry-After, see store/pacing.py), each endpoint gets at most its room: $7, or the room
-# $8/$9 names for it; locked rows (another worker's) are skipped, the CTEs materialised so the
-# LIMITs are evaluated once. The rows are leased and returned with their message, endpoint
-# and application uid, labelled as queue._claims reads them.
+# Claim and load in one statement (see ClaimShares). `walk` visits the endpoints with pending
+# work in turn, one index seek each (ix_deliveries_endpoint_due), from the endpoint the last
+# claim stopped at ($10; past the last endpoint it wraps around to the first, up to $10):
+# at most $6 endpoints, until $2 of them have due work and room (not in $5, the endpoints at
+# their limit, and not paced to a later turn or holding off after a Retry-After, see
+# store/pacing.py). Each chosen endpoint's earliest due deliveries (its room: $7, or as $8/$9
+# name it; at most `per`) are taken round-robin, first of each, then second of each, $2 in
+# all; rows another worker holds are skipped. The rows are leased and returned with their
+# message, endpoint and application uid, labelled as queue._claims reads them, and every row
+# carries `walked_to`, where the next claim's walk starts (one row of NULLs when nothing was
+# claimed), in the order taken. CTEs are materialised so each LIMIT is evaluated once.
 CLAIM_AND_LOAD = f"""
-WITH candidates AS MATERIALIZED (
-    SELECT id, endpoint_id, next_attempt_at FROM deliveries
-    WHERE state = {PENDING} AND next_attempt_at <= $1
-        AND NOT (endpoint_id = ANY($5::varchar[]))
+WITH RECURSIVE walk(endpoint_id, due_at, wrapped, step, found) AS (
+    SELECT first.endpoint_id, first.next_attempt_at, first.wrapped, 1,
+        CASE WHEN first.next_attempt_at <= $1 AND first.endpoint_id <> ALL($5::varchar[])
+            THEN 1 ELSE 0 END
+    FROM (
+        (SELECT endpoint_id, next_attempt_at, false AS wrapped FROM deliveries
+            WHERE state = {PENDING} AND endpoint_id > $10
+            ORDER BY endpoint_id, next_attempt_at LIMIT 1)
+        UNION ALL
+        (SELECT endpoint_id, next_attempt_at, true FROM deliveries
+            WHERE state = {PENDING} AND endpoint_id <= $10
+            ORDER BY endpoint_id, next_attempt_at LIMIT 1)
+        LIMIT 1
+    ) AS first
+    UNION ALL
+    SELECT next.endpoint_id, next.next_attempt_at, next.wrapped, walk.step + 1,
+        walk.found + CASE WHEN next.next_attempt_at <= $1
+            AND next.endpoint_id <> ALL($5::varchar[]) THEN 1 ELSE 0 END
+    FROM walk CROSS JOIN LATERAL (
+        (SELECT d.endpoint_id, d.next_attempt_at, walk.wrapped AS wrapped FROM deliveries AS d
+            WHERE d.state = {PENDING} AND d.endpoint_id > walk.endpoint_id
+                AND (NOT walk.wrapped OR d.endpoint_id <= $10)
+            ORDER BY d.endpoint_id, d.next_attempt_at LIMIT 1)
+        UNION ALL
+        (SELECT d.endpoint_id, d.next_attempt_at, true FROM deliveries AS d
+            WHERE NOT walk.wrapped AND $10 <> '' AND d.state = {PENDING}
+                AND d.endpoint_id <= $10
+            ORDER BY d.endpoint_id, d.next_attempt_at LIMIT 1)
+        LIMIT 1
+    ) AS next
+    WHERE walk.step < $6 AND walk.found < $2
+), walked AS MATERIALIZED (
+    SELECT endpoint_id, due_at, step FROM walk
+), chosen AS MATERIALIZED (
+    SELECT w.endpoint_id, COALESCE(r.room, $7) AS room FROM walked AS w
+    LEFT JOIN unnest($8::varchar[], $9::integer[]) AS r(endpoint_id, room)
+        ON r.endpoint_id = w.endpoint_id
+    WHERE w.due_at <= $1 AND w.endpoint_id <> ALL($5::varchar[])
         AND NOT EXISTS (
             SELECT 1 FROM endpoint_pacing AS p
-            WHERE p.endpoint_id = deliveries.endpoint_id AND p.not_before > $1
+            WHERE p.endpoint_id = w.endpoint_id AND p.not_before > $1
         )
-    ORDER BY next_attempt_at
-    LIMIT $6
-), ranked AS (
-    SELECT c.id, c.next_attempt_at, COALESCE(r.room, $7) AS room,
-        row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS n
-    FROM candidates AS c
-    LEFT JOIN unnest($8::varchar[], $9::integer[]) AS r(endpoint_id, room)
-        ON r.endpoint_id = c.endpoint_id
+), quota AS (
+    SELECT GREATEST(1, CEIL(2.0 * $2 / GREATEST(count(*), 1)))::integer AS per FROM chosen
+), candidates AS MATERIALIZED (
+    SELECT c.id, c.next_attempt_at,
+        row_number() OVER (PARTITION BY chosen.endpoint_id ORDER BY c.next_attempt_at, c.id)
+            AS turn
+    FROM chosen CROSS JOIN quota CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at FROM deliveries AS d
+        WHERE d.state = {PENDING} AND d.endpoint_id = chosen.endpoint_id
+            AND d.next_attempt_at <= $1
+        ORDER BY d.next_attempt_at
+        LIMIT LEAST(chosen.room, quota.per)
+    ) AS c
 ), due AS MATERIALIZED (
-    SELECT d.id FROM deliveries AS d JOIN ranked ON ranked.id = d.id
-    WHERE ranked.n <= ranked.room AND d.state = {PENDING} AND d.next_attempt_at <= $1
-    ORDER BY ranked.next_attempt_at
-    LIMIT $2
+    SELECT d.id, pick.turn, pick.next_attempt_at FROM deliveries AS d
+    JOIN (SELECT * FROM candidates ORDER BY turn, next_attempt_at, id LIMIT $2) AS pick
+        ON pick.id = d.id
+    WHERE d.state = {PENDING} AND d.next_attempt_at <= $1
     FOR UPDATE OF d SKIP LOCKED
 ), claimed AS (
     UPDATE deliveries AS d
@@ -63,13 +107,21 @@ WITH candidates AS MATERIALIZED (
     FROM due WHERE d.id = due.id
     RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.trigger, d.attempts
 )
-SELECT claimed.id, claimed.trigger, claimed.attempts, a.uid AS app_uid,
-    {column_list(messages, "m", "m_")},
-    {column_list(endpoints, "e", "e_")}
-FROM claimed
-JOIN messages AS m ON m.id = claimed.msg_id
-JOIN endpoints AS e ON e.id = claimed.endpoint_id
-JOIN applications AS a ON a.id = claimed.app_id
+SELECT stop.walked_to, loaded.* FROM (
+    SELECT COALESCE((SELECT endpoint_id FROM walked ORDER BY step DESC LIMIT 1), $10)
+        AS walked_to
+) AS stop LEFT JOIN LATERAL (
+    SELECT claimed.id, claimed.trigger, claimed.attempts, a.uid AS app_uid,
+        due.turn AS claim_turn, due.next_attempt_at AS claim_due,
+        {column_list(messages, "m", "m_")},
+        {column_list(endpoints, "e", "e_")}
+    FROM claimed
+    JOIN due ON due.id = claimed.id
+    JOIN messages AS m ON m.id = claimed.msg_id
+    JOIN endpoints AS e ON e.id = claimed.endpoint_id
+    JOIN applications AS a ON a.id = claimed.app_id
+) AS loaded ON true
+ORDER BY loaded.claim_turn, loaded.claim_due, loaded.id
 """  # noqa: S608
 
 # Record a batch of attempts in one statement: each delivery's next state (queue_sql.recorded),
@@ -100,6 +152,8 @@ _AFTER_RECORDING = queue_sql.after_recording("= ANY($1::varchar[])", "$2")
 class PostgresQueue(QueueBase):
     """Claims and recordings on asyncpg; release and the next due time as QueueBase has them."""
 
+    _cursor = ""  # the endpoint the last claim's walk stopped at
+
     async def _claim(
         self, now_us: int, lease_until_us: int, token: str, shares: ClaimShares
     ) -> list[asyncpg.Record]:
@@ -115,8 +169,11 @@ class PostgresQueue(QueueBase):
                 shares.room,
                 list(shares.rooms),
                 list(shares.rooms.values()),
+                self._cursor,
             )
-        return found
+        if found:
+            self._cursor = found[0]["walked_to"]
+        return [row for row in found if row["id"] is not None]
 
     async def _record(self, records: Sequence[AttemptRecord], now_us: int) -> list[AttemptRecord]:
         # One statement, its own transaction, unless endpoints' health or state may change.

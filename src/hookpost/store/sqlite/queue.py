@@ -27,34 +27,29 @@ from hookpost.store.queue import (
 from hookpost.store.queue_sql import PENDING
 from hookpost.store.schema import attempts, endpoints, messages
 
-# As postgres.queue.CLAIM_AND_LOAD: among the earliest due rows of endpoints with room (and
-# not paced to a later turn, see store/pacing.py), at most each endpoint's room (JSON
-# object of endpoint id -> room; the default otherwise).
-_CLAIM = f"""
-UPDATE deliveries SET next_attempt_at = :lease_until, claim_token = :token, updated_at = :now
-WHERE id IN (
-    SELECT id FROM (
-        SELECT c.id, c.next_attempt_at, coalesce(r.room, :room) AS room,
-            row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS n
-        FROM (
-            SELECT id, endpoint_id, next_attempt_at FROM deliveries
-            WHERE state = {PENDING} AND next_attempt_at <= :now
-                AND endpoint_id NOT IN (SELECT value FROM json_each(:excluded))
-                AND NOT EXISTS (
-                    SELECT 1 FROM endpoint_pacing AS p
-                    WHERE p.endpoint_id = deliveries.endpoint_id AND p.not_before > :now
-                )
-            ORDER BY next_attempt_at
-            LIMIT :window
-        ) AS c
-        LEFT JOIN (SELECT key AS endpoint_id, value AS room FROM json_each(:rooms)) AS r
-            ON r.endpoint_id = c.endpoint_id
-    )
-    WHERE n <= room
-    ORDER BY next_attempt_at
-    LIMIT :size
-)
+# The claim's walk (as postgres.queue.CLAIM_AND_LOAD, see ClaimShares): the next endpoint
+# with pending work after the last one visited, with its earliest due time; one seek each of
+# ix_deliveries_endpoint_due. Run inline on the writer connection, each takes microseconds.
+_NEXT_ENDPOINT = f"""
+SELECT endpoint_id, next_attempt_at FROM deliveries
+WHERE state = {PENDING} AND endpoint_id > ?
+ORDER BY endpoint_id, next_attempt_at LIMIT 1
 """  # noqa: S608
+_NEXT_ENDPOINT_UP_TO = f"""
+SELECT endpoint_id, next_attempt_at FROM deliveries
+WHERE state = {PENDING} AND endpoint_id > ? AND endpoint_id <= ?
+ORDER BY endpoint_id, next_attempt_at LIMIT 1
+"""  # noqa: S608
+_PACED = "SELECT 1 FROM endpoint_pacing WHERE endpoint_id = ? AND not_before > ?"
+_DUE_OF_ENDPOINT = f"""
+SELECT id, next_attempt_at FROM deliveries
+WHERE state = {PENDING} AND endpoint_id = ? AND next_attempt_at <= ?
+ORDER BY next_attempt_at LIMIT ?
+"""  # noqa: S608
+_LEASE = """
+UPDATE deliveries SET next_attempt_at = :lease_until, claim_token = :token, updated_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids))
+"""
 # Labelled as queue._claims reads them.
 _LOAD_CLAIMED = f"""
 SELECT d.id, d.trigger, d.attempts, a.uid AS app_uid,
@@ -81,28 +76,63 @@ class SqliteQueue(QueueBase):
     """Claims and recordings on the sqlite3 writer connection; release and the next due
     time as QueueBase has them."""
 
+    _cursor = ""  # the endpoint the last claim's walk stopped at
+
     async def _claim(
         self, now_us: int, lease_until_us: int, token: str, shares: ClaimShares
     ) -> list[sqlite3.Row]:
-        parameters = {
-            "lease_until": lease_until_us,
-            "token": token,
-            "now": now_us,
-            "room": shares.room,
-            "excluded": json.dumps(shares.excluded),
-            "window": shares.window,
-            "rooms": json.dumps(dict(shares.rooms)),
-            "size": shares.size,
-        }
         async with self._db.sqlite_write() as raw:
-            if raw.execute(_CLAIM, parameters).rowcount == 0:
+            chosen = self._walk(raw, now_us, shares)
+            if not chosen:
+                return []
+            per = shares.per_endpoint(len(chosen))
+            picks: list[tuple[int, int, str]] = []  # (turn, due time, delivery id)
+            for endpoint_id in chosen:
+                limit = min(shares.room_of(endpoint_id), per)
+                due = raw.execute(_DUE_OF_ENDPOINT, (endpoint_id, now_us, limit))
+                picks += ((turn, at, id_) for turn, (id_, at) in enumerate(due))
+            picks.sort()
+            order = {id_: n for n, (_, _, id_) in enumerate(picks[: shares.size])}
+            lease = {
+                "lease_until": lease_until_us,
+                "token": token,
+                "now": now_us,
+                "ids": json.dumps(list(order)),
+            }
+            if raw.execute(_LEASE, lease).rowcount == 0:
                 return []
             cursor = raw.cursor()
             cursor.row_factory = sqlite3.Row
             try:
-                return cursor.execute(_LOAD_CLAIMED, (token,)).fetchall()
+                loaded = cursor.execute(_LOAD_CLAIMED, (token,)).fetchall()
             finally:
                 cursor.close()
+        return sorted(loaded, key=lambda row: order[row["id"]])  # in the order taken
+
+    def _walk(self, raw: sqlite3.Connection, now_us: int, shares: ClaimShares) -> list[str]:
+        """Endpoints with due work and room, visited in turn from the last claim's stop."""
+        start = at = self._cursor
+        excluded = set(shares.excluded)
+        chosen: list[str] = []
+        wrapped = False
+        for _ in range(shares.window):
+            if len(chosen) >= shares.size:
+                break
+            if wrapped:
+                row = raw.execute(_NEXT_ENDPOINT_UP_TO, (at, start)).fetchone()
+            else:
+                row = raw.execute(_NEXT_ENDPOINT, (at,)).fetchone()
+            if row is None:
+                if wrapped or not start:
+                    break
+                wrapped, at = True, ""
+                continue
+            at, due_at = row
+            due = due_at <= now_us and at not in excluded
+            if due and raw.execute(_PACED, (at, now_us)).fetchone() is None:
+                chosen.append(at)
+        self._cursor = at
+        return chosen
 
     async def _record(self, records: Sequence[AttemptRecord], now_us: int) -> list[AttemptRecord]:
         tokens = json.dumps(sorted({r.claim.token for r in records}))

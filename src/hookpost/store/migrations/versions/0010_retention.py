@@ -1,12 +1,12 @@
 """Retention: payloads still to expunge indexed by expiry, and a row per retention pass.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01
 
 `ix_messages_expiring` replaces `ix_messages_expires_at`: a partial index over the messages
 whose payload is still there, so a pass never walks the rows it has already expunged. Building
-it reads the whole messages table once (see docs/operations.md, Upgrades and retention).
+it reads the whole messages table once (see docs/operations.md, Retention).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -27,8 +27,8 @@ def upgrade() -> None:
             "ix_messages_expiring",
             ["expires_at", "id"],
             unique=False,
-            postgresql_where=sa.text("payload IS NOT NULL"),
-            sqlite_where=sa.text("payload IS NOT NULL"),
+            postgresql_where=sa.text("payload IS NOT NULL AND expires_at > 0"),
+            sqlite_where=sa.text("payload IS NOT NULL AND expires_at > 0"),
         )
     op.create_table(
         "retention_runs",

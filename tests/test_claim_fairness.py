@@ -1,0 +1,111 @@
+"""Claims serve due work fairly across endpoints and applications, on both dialects: a claim
+visits the endpoints with pending work in turn (from where the last one stopped) and takes
+each one's earliest due deliveries round-robin, so one tenant's backlog, however old, never
+stands in front of another tenant's delivery (issue 8), and an endpoint at its limit is
+skipped without its backlog being read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from hookpost.core.fields import ApplicationFields, EndpointFields, NewMessage
+from hookpost.core.models import ClaimShares
+from tests.test_store_queue import LEASE, SECRET, Queue, open_queue, postgres_queue
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Queue]:
+    if request.param == "postgres":
+        async with postgres_queue() as queue:
+            yield queue
+        return
+    async with open_queue(f"sqlite:///{tmp_path / 'fairness.sqlite3'}") as queue:
+        yield queue
+
+
+async def tenant(queue: Queue, name: str) -> tuple[str, str]:
+    """A new application with one endpoint: (app id, endpoint id)."""
+    app = (await queue.store.create_application(queue.org, ApplicationFields(name))).id
+    fields = EndpointFields(url=f"https://{name}.example.com/hook")
+    endpoint = (await queue.store.create_endpoint(queue.org, app, fields, SECRET)).id
+    return app, endpoint
+
+
+async def publish_to(queue: Queue, app: str, count: int) -> None:
+    for n in range(count):
+        new = NewMessage(event_type="invoice.paid", payload=b'{"n":%d}' % n)
+        await queue.store.publish(queue.org, app, new)
+        queue.clock.now += timedelta(seconds=1)  # due in publishing order
+
+
+async def test_a_small_tenant_is_not_served_behind_a_big_tenant_s_older_backlog(
+    queue: Queue,
+) -> None:
+    await publish_to(queue, queue.app, 300)  # the big tenant's backlog, all older
+    queue.clock.now += timedelta(seconds=5)
+    small_app, small_endpoint = await tenant(queue, "small")
+    await publish_to(queue, small_app, 1)
+    claimed = await queue.store.queue.claim_due(ClaimShares(size=10, room=32), LEASE)
+    # Oldest-first would have been ten of the big tenant's.
+    assert Counter(c.endpoint.id for c in claimed) == {queue.endpoint: 9, small_endpoint: 1}
+
+
+async def test_endpoints_are_served_in_turn_across_claims_without_repeats(queue: Queue) -> None:
+    endpoints = [(await tenant(queue, f"t{n}")) for n in range(12)]
+    for app, _ in endpoints:
+        await publish_to(queue, app, 3)
+    seen: list[str] = []
+    for _ in range(6):  # each claim takes two endpoints' earliest delivery, in turn
+        claimed = await queue.store.queue.claim_due(ClaimShares(size=2, room=1), LEASE)
+        assert len(claimed) == 2
+        seen += [c.endpoint.id for c in claimed]
+    assert sorted(seen) == sorted(endpoint for _, endpoint in endpoints)  # none twice
+    # Past the last endpoint the walk wraps around: every endpoint's second delivery next.
+    again = [
+        c.endpoint.id
+        for _ in range(6)
+        for c in await queue.store.queue.claim_due(ClaimShares(size=2, room=1), LEASE)
+    ]
+    assert sorted(again) == sorted(seen)
+
+
+async def test_a_claim_takes_round_robin_within_each_endpoint_s_room(queue: Queue) -> None:
+    other_app, other = await tenant(queue, "other")
+    await publish_to(queue, queue.app, 20)
+    await publish_to(queue, other_app, 20)
+    claimed = await queue.store.queue.claim_due(
+        ClaimShares(size=12, room=32, rooms={other: 2}), LEASE
+    )
+    assert Counter(c.endpoint.id for c in claimed) == {queue.endpoint: 10, other: 2}
+    # Each endpoint's earliest first.
+    mine = [c.message.payload for c in claimed if c.endpoint.id == queue.endpoint]
+    assert mine == [b'{"n":%d}' % n for n in range(10)]
+
+
+async def test_endpoints_with_nothing_due_yet_are_passed_over(queue: Queue) -> None:
+    later_app, later = await tenant(queue, "later")
+    await publish_to(queue, later_app, 5)
+    # Nothing of `later` is due until its (lease) time: claim it, let the lease stand.
+    assert len(await queue.store.queue.claim_due(ClaimShares(size=5, room=5), LEASE)) == 5
+    await publish_to(queue, queue.app, 3)
+    claimed = await queue.store.queue.claim_due(ClaimShares(size=5, room=5), LEASE)
+    assert Counter(c.endpoint.id for c in claimed) == {queue.endpoint: 3}
+    assert await queue.store.queue.claim_due(ClaimShares(size=5, room=5), LEASE) == []
+    queue.clock.now += LEASE  # the leases ran out: all due again
+    claimed = await queue.store.queue.claim_due(ClaimShares(size=8, room=5), LEASE)
+    assert Counter(c.endpoint.id for c in claimed) == {later: 5, queue.endpoint: 3}
+
+
+async def test_an_endpoint_at_its_limit_leaves_the_claim_to_the_others(queue: Queue) -> None:
+    other_app, other = await tenant(queue, "other")
+    await publish_to(queue, queue.app, 200)
+    await publish_to(queue, other_app, 2)
+    shares = ClaimShares(size=50, room=50, rooms={queue.endpoint: 0})
+    claimed = await queue.store.queue.claim_due(shares, LEASE)
+    assert Counter(c.endpoint.id for c in claimed) == {other: 2}

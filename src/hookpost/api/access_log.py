@@ -14,11 +14,11 @@ from collections.abc import Callable
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hookpost.api import metrics
+from hookpost.api.metrics import route_template
+
 log = logging.getLogger("hookpost.api")
 UNMATCHED = "(unmatched)"
-# The publish fast path (api/fast_publish.py) answers without routing, and often.
-_PUBLISH = re.compile(r"^/api/v1/app/[^/]+/msg$")
-_PUBLISH_TEMPLATE = "/api/v1/app/{app_id}/msg"
 
 
 class AccessLog:
@@ -61,15 +61,13 @@ class AccessLog:
             )
 
     def template(self, scope: Scope) -> str:
-        """The template of the route that answered, which routing leaves in the scope (in a
-        mount, the portal, under the mount's root path); else the first template that fits."""
-        route = scope.get("route")
-        path_format = getattr(route, "path_format", None) or getattr(route, "path", None)
-        if isinstance(path_format, str):
-            return f"{scope.get('root_path', '')}{path_format}"
+        """The template of the route that answered, as the request metrics name it (routing,
+        or the publish fast path, leave it in the scope); else the first template that fits
+        (a request answered before routing: a limit, an idempotent replay)."""
+        named = route_template(scope)
+        if named != metrics.UNMATCHED:
+            return named
         path = scope.get("path", "")
-        if _PUBLISH.match(path):
-            return _PUBLISH_TEMPLATE
         if self._patterns is None:
             self._patterns = [(compile_path(t)[0], t) for t in self._templates()]
         for pattern, template in self._patterns:

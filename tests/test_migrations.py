@@ -134,7 +134,7 @@ async def test_the_comparison_would_notice_a_difference(empty_url: str) -> None:
     try:
         await migrate.upgrade(db)
         async with db.write() as conn:
-            await conn.execute(sa.text("DROP INDEX ix_messages_expires_at"))
+            await conn.execute(sa.text("DROP INDEX ix_messages_expiring"))
         async with db.read() as conn:
             found = await conn.run_sync(differences)
         assert [d[0] for d in found] == ["add_index"]

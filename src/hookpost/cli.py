@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import signal
 import socket
-import sys
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any, TypeVar
 
@@ -21,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hookpost import __version__
+from hookpost import __version__, logs
 from hookpost.config import ConfigError, Settings
 from hookpost.config_reference import environment_help, option_help
 from hookpost.core.errors import ConfigurationError, Unavailable
@@ -93,12 +91,8 @@ def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise _fail(exc.detail, 1) from None
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _configure_logging(settings: Settings) -> None:
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def _freeze_startup_objects() -> None:
@@ -131,7 +125,8 @@ def _http_server(runtime: Runtime) -> uvicorn.Server:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        access_log=False,
+        log_config=None,  # its lines go through ours (hookpost.logs), text or JSON
+        access_log=False,  # hookpost.api logs each request with its route template
         loop="none",
         http=runtime.http_protocol(),  # httptools, with header, time and connection limits
         timeout_keep_alive=max(1, round(settings.keep_alive_timeout)),
@@ -174,6 +169,7 @@ def _metrics_server(runtime: Runtime) -> _MetricsServer | None:
     config = uvicorn.Config(
         app,
         log_level=settings.log_level,
+        log_config=None,  # its lines go through ours (hookpost.logs)
         access_log=False,
         loop="none",
         lifespan="off",
@@ -246,7 +242,7 @@ async def _run_processes(
 def serve(host: Host = None, port: Port = None, database_url: DatabaseUrl = None) -> None:
     """Run the API and the delivery worker in one process (SQLite by default)."""
     settings = _settings(host=host, port=port, database_url=database_url)
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     _run(lambda: _serve(settings, with_api=True, with_worker=True))
 
 
@@ -254,7 +250,7 @@ def serve(host: Host = None, port: Port = None, database_url: DatabaseUrl = None
 def api(host: Host = None, port: Port = None, database_url: DatabaseUrl = None) -> None:
     """Run only the API; workers elsewhere deliver (PostgreSQL)."""
     settings = _settings(host=host, port=port, database_url=database_url)
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     _run(lambda: _serve(settings, with_api=True, with_worker=False))
 
 
@@ -262,7 +258,7 @@ def api(host: Host = None, port: Port = None, database_url: DatabaseUrl = None) 
 def worker(database_url: DatabaseUrl = None) -> None:
     """Run only a delivery worker; any number may share one PostgreSQL database."""
     settings = _settings(database_url=database_url)
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     _run(lambda: _serve(settings, with_api=False, with_worker=True))
 
 

@@ -20,6 +20,7 @@ from hookpost.config_fields import (
     parse_dns_servers,
     parse_duration,
     parse_fraction,
+    parse_log_format,
     parse_log_level,
     parse_origins,
     parse_port,
@@ -68,7 +69,14 @@ class ServerSettings:
         "HOOKPOST_LOG_LEVEL",
         parse_log_level,
         "info",
-        "`debug`, `info`, `warning` or `error`. Secrets are never logged",
+        "`debug`, `info`, `warning` or `error`. Secrets and payloads are never logged",
+    )
+    log_format: str = setting(
+        "HOOKPOST_LOG_FORMAT",
+        parse_log_format,
+        "text",
+        "`text` (one readable line per event) or `json` (one JSON object per line, with the "
+        "event's fields as keys); see docs/operations.md, Logs",
     )
 
 
@@ -331,6 +339,35 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """What is deleted, and when: payloads, attempt history, idempotency keys."""
+
+    TITLE: ClassVar[str] = "Retention"
+    retention_interval: float = setting(
+        "HOOKPOST_RETENTION_INTERVAL",
+        parse_duration,
+        "10m",
+        "how often a `worker` or `serve` process runs a retention pass (one process at a time "
+        "on PostgreSQL); `0` turns retention off in this process. Payloads expire per message "
+        "(`payloadRetentionPeriod`, 90 days by default)",
+    )
+    retention_batch: int = setting(
+        "HOOKPOST_RETENTION_BATCH",
+        positive(int),
+        "1000",
+        "rows deleted per transaction by a retention pass; smaller batches hold locks (and, "
+        "on SQLite, the process's event loop) for less time",
+    )
+    attempt_retention: float = setting(
+        "HOOKPOST_ATTEMPT_RETENTION",
+        positive(parse_duration),
+        "90d",
+        "attempts, and deliveries that are finished (succeeded, failed, canceled), older than "
+        "this are deleted; pending and paused deliveries are kept whatever their age",
+    )
+
+
+@dataclass(frozen=True)
 class OperationalSettings:
     """Where the operator hears about failing, recovered and disabled endpoints."""
 
@@ -465,6 +502,7 @@ class Settings(
     RequestSettings,
     NameSettings,
     WorkerSettings,
+    RetentionSettings,
     OperationalSettings,
     SafetySettings,
     FeedSettings,

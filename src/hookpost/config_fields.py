@@ -112,6 +112,13 @@ def parse_log_level(text: str) -> str:
     return level
 
 
+def parse_log_format(text: str) -> str:
+    shape = text.strip().lower()
+    if shape not in {"text", "json"}:
+        raise ValueError("must be text or json")
+    return shape
+
+
 def parse_dns_servers(text: str) -> tuple[str, ...]:
     """Name servers as c-ares takes them: `1.2.3.4`, `1.2.3.4:5353`, `::1` or `[::1]:5353`."""
     servers = []

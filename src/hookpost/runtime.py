@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import exc as sa_exc
 
 from hookpost import __version__
+from hookpost.api.access_log import AccessLog
 from hookpost.api.app import build_api
 from hookpost.api.connections import ConnectionLimits, limited_protocol
 from hookpost.api.event_stream import StreamLimits
@@ -57,6 +59,7 @@ from hookpost.service.operational import (
 from hookpost.service.polling import PollingService
 from hookpost.service.portal import PortalAccess
 from hookpost.service.probe import EndpointProbe
+from hookpost.service.retention import Retention, RetentionPolicy
 from hookpost.service.streams import StreamService
 from hookpost.store import Store, migrate
 from hookpost.store.connect import DatabaseSetupError
@@ -69,6 +72,7 @@ from hookpost.store.pacing import EndpointPacing
 from hookpost.store.poller_consumers import PollerConsumers
 from hookpost.store.portal import PortalGrants
 from hookpost.store.queue_depth import QueueDepthReader
+from hookpost.store.retention import RetentionStore
 
 log = logging.getLogger("hookpost")
 Clock = Callable[[], datetime]
@@ -128,6 +132,8 @@ class Runtime:
             self.metrics.watch_queue(QueueDepthReader(self.database, self.clock).read)
             if self.settings.metrics_port is None:
                 self._metrics_route().install(api)
+        # Outermost, so it sees every answer and its whole time.
+        api.add_middleware(AccessLog, templates=lambda: route_templates(api))
         return api
 
     def metrics_app(self) -> FastAPI | None:
@@ -181,16 +187,32 @@ class Runtime:
         self.store.handover = worker  # publishes in this process lease new work to it
         return worker
 
+    def retention(self) -> Retention:
+        """The retention passes this process runs beside its worker (docs/operations.md)."""
+        policy = RetentionPolicy(
+            attempts_for=timedelta(seconds=self.settings.attempt_retention),
+            batch=self.settings.retention_batch,
+            interval=timedelta(seconds=self.settings.retention_interval),
+        )
+        return Retention(
+            RetentionStore(self.database, self.clock), self.clock, policy, observer=self.observer
+        )
+
     async def run_worker(self, worker: Worker) -> None:
-        """Run `worker` (and, on PostgreSQL, the listener that wakes it) until it stops."""
+        """Run `worker` (and, on PostgreSQL, the listener that wakes it) until it stops, with
+        the retention passes beside it: their own task, off the delivery path."""
         stop = asyncio.Event()
         listener = None
         if self.wakeups is not None:
             listener = asyncio.create_task(self.wakeups.listen(self.doorbell.ring, stop))
+        retention = self.retention()
+        passes = asyncio.create_task(retention.run())
         try:
             await worker.run()
         finally:
             stop.set()
+            retention.stop()
+            await passes
             if listener is not None:
                 await listener
 
@@ -215,7 +237,12 @@ async def open_runtime(
     Creates no API key: see `Runtime.admit_operator`.
     """
     database = await open_database(settings)
-    store = Store(database, clock, IdFactory(clock, entropy))
+    store = Store(
+        database,
+        clock,
+        IdFactory(clock, entropy),
+        idempotency_ttl=timedelta(seconds=settings.idempotency_ttl),
+    )
     policy = AddressPolicy(settings.allowed_networks)
     # One asynchronous, caching resolver for deliveries and endpoint checks (tests inject one).
     names = None if lookup is not None else name_resolver(settings)
@@ -427,6 +454,13 @@ def portal_look(settings: Settings) -> PortalLook:
         frame_ancestors=settings.portal_frame_ancestors,
         secure_cookies=settings.portal_base_url.startswith("https://"),
     )
+
+
+def route_templates(api: FastAPI) -> list[str]:
+    """The API's route templates, from its OpenAPI document (built once, then cached)."""
+    with warnings.catch_warnings():  # FastAPI's note on ping's GET and HEAD sharing an id
+        warnings.simplefilter("ignore")
+        return list(api.openapi()["paths"])
 
 
 def _own_host_names() -> tuple[str, ...]:

@@ -29,6 +29,10 @@ from hookpost.store.errors import translate, translated
 log = logging.getLogger("hookpost.store")
 
 SQLITE_PRAGMAS = (
+    # Takes effect only on a new, empty file (before WAL and the first table): retention then
+    # hands freed pages back with `PRAGMA incremental_vacuum`. An older file keeps its mode
+    # until converted once (docs/operations.md, Retention); on it this line changes nothing.
+    "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous={synchronous}",
     # Short on purpose: a wait here blocks the event loop; writers retry asynchronously.

@@ -71,6 +71,11 @@ class PublishRows(Protocol):
         names the organization so the unique (org_id, idempotency_key) index serves it."""
         ...
 
+    async def forget_keys(self, org_id: str, keys: set[str], before_us: int) -> None:
+        """Take these idempotency keys off the messages published under them before
+        `before_us` (their TTL is over), so that new messages may use them."""
+        ...
+
     async def event_ids_taken(
         self, app_ids: set[str], event_ids: set[str]
     ) -> set[tuple[str, str]]: ...

@@ -76,6 +76,8 @@ class PublishingStore(ApplicationStore):
     _group: GroupCommit[PublishRequest, Published] | None
     # Set when a worker runs in this process: new deliveries go to it directly.
     handover: Handover | None
+    # How long a message's idempotency key answers for it (HOOKPOST_IDEMPOTENCY_TTL).
+    idempotency_ttl: timedelta
 
     async def publish(
         self,
@@ -131,7 +133,7 @@ class PublishingStore(ApplicationStore):
         self, sql: PublishRows, batch: Sequence[PublishRequest], ticket: _Ticket | None = None
     ) -> list[_Result]:
         apps = await self._resolve_apps(sql, batch)
-        earlier = await _earlier_by_key(sql, batch)
+        earlier = await _earlier_by_key(sql, batch, self._clock() - self.idempotency_ttl)
         taken = await _taken_event_ids(sql, batch, apps)
         results: list[_Result] = []
         first_with_key: dict[tuple[str, str], int] = {}
@@ -354,17 +356,25 @@ def _message_row(message: Message, request: PublishRequest) -> dict[str, object]
 
 
 async def _earlier_by_key(
-    sql: PublishRows, batch: Sequence[PublishRequest]
+    sql: PublishRows, batch: Sequence[PublishRequest], since: datetime
 ) -> dict[tuple[str, str], Message]:
+    """The messages published under the batch's idempotency keys at or after `since`; a key
+    whose message is older has outlived its TTL and is taken off that message."""
     keys: dict[str, set[str]] = {}
     for r in batch:
         if r.idempotency_key is not None:
             keys.setdefault(r.org_id, set()).add(r.idempotency_key)
-    return {
-        (org_id, key): m
-        for org_id, wanted in keys.items()
-        for m, key in await sql.messages_by_key(org_id, wanted)
-    }
+    found: dict[tuple[str, str], Message] = {}
+    for org_id, wanted in keys.items():
+        stale = set()
+        for message, key in await sql.messages_by_key(org_id, wanted):
+            if message.created_at >= since:
+                found[(org_id, key)] = message
+            else:
+                stale.add(key)
+        if stale:
+            await sql.forget_keys(org_id, stale, rows.to_us(since))
+    return found
 
 
 async def _taken_event_ids(

@@ -5,6 +5,7 @@ store/sqlite/queue.py), and the cold operations (release, next due time) in SQLA
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -17,6 +18,8 @@ from hookpost.core.outcomes import AttemptRecord
 from hookpost.store import rows
 from hookpost.store.database import Database
 from hookpost.store.schema import deliveries
+
+log = logging.getLogger("hookpost.delivery")
 
 _HELD = sa.and_(
     deliveries.c.id == sa.bindparam("b_id"), deliveries.c.claim_token == sa.bindparam("b_token")
@@ -50,7 +53,9 @@ class QueueBase:
         """
         if not records:
             return []
-        return await self._record(records, rows.to_us(self._clock()))
+        written = await self._record(records, rows.to_us(self._clock()))
+        log_failures(written)
+        return written
 
     async def _claim(
         self, now_us: int, lease_until_us: int, token: str, shares: ClaimShares
@@ -86,6 +91,49 @@ class QueueBase:
         async with self._db.read() as conn:
             value = (await conn.execute(query)).scalar()
         return rows.opt_from_us(value)
+
+
+def log_failures(records: Sequence[AttemptRecord]) -> None:
+    """A log line per failed attempt and per endpoint disabled, with ids (never the URL,
+    which may hold credentials, nor the payload or the response)."""
+    disabled: dict[str, AttemptRecord] = {}
+    for record in records:
+        if record.outcome.succeeded:
+            continue
+        claim, outcome = record.claim, record.outcome
+        log.warning(
+            "attempt failed",
+            extra={
+                "fields": {
+                    "event": "attempt.failed",
+                    "msg_id": claim.message.id,
+                    "endpoint_id": claim.endpoint.id,
+                    "app_id": claim.message.app_id,
+                    "attempt_id": record.attempt_id,
+                    "attempt": record.decision.attempts,
+                    "error_class": str(outcome.error_class or "http_status"),
+                    "error_code": outcome.error_code,
+                    "status_code": outcome.status_code,
+                    "next": str(record.decision.state),
+                }
+            },
+        )
+        if record.decision.disable_endpoint:
+            disabled.setdefault(claim.endpoint.id, record)
+    for endpoint_id, record in disabled.items():
+        log.warning(
+            "endpoint disabled",
+            extra={
+                "fields": {
+                    "event": "endpoint.disabled",
+                    "endpoint_id": endpoint_id,
+                    "app_id": record.claim.message.app_id,
+                    "msg_id": record.claim.message.id,
+                    "attempt_id": record.attempt_id,
+                    "status_code": record.outcome.status_code,
+                }
+            },
+        )
 
 
 def attempt_row(record: AttemptRecord) -> dict[str, Any]:

@@ -20,6 +20,7 @@ metadata = sa.MetaData(
 )
 
 ID = sa.String(40)
+EXPIRING = "payload IS NOT NULL AND expires_at > 0"  # ix_messages_expiring's rows
 TIME = sa.BigInteger
 
 organizations = sa.Table(
@@ -120,7 +121,18 @@ messages = sa.Table(
     sa.UniqueConstraint("app_id", "event_id"),
     sa.UniqueConstraint("org_id", "idempotency_key"),
     sa.Index(None, "app_id", "id"),
-    sa.Index(None, "expires_at"),
+    # Payloads still to expunge, oldest first (revision 0010): retention walks this index,
+    # which loses each row as its payload is set to NULL. `expires_at > 0` (always true) keeps
+    # it to retention's query: a query filtering on `payload IS NOT NULL` alone (recover)
+    # cannot use it, so its small count on a database of expunged payloads never draws the
+    # planner into walking messages by id.
+    sa.Index(
+        "ix_messages_expiring",
+        "expires_at",
+        "id",
+        postgresql_where=sa.text(EXPIRING),
+        sqlite_where=sa.text(EXPIRING),
+    ),
 )
 
 deliveries = sa.Table(
@@ -287,4 +299,21 @@ poller_consumers = sa.Table(
     sa.Column("consumer_id", sa.String(256), primary_key=True),
     sa.Column("position", ID, nullable=False),
     sa.Column("updated_at", TIME, nullable=False),
+)
+
+# One row per retention pass (revision 0010): what it deleted, and when; see
+# docs/operations.md, Retention. Rows older than HOOKPOST_ATTEMPT_RETENTION are deleted too.
+retention_runs = sa.Table(
+    "retention_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", TIME, nullable=False),
+    sa.Column("finished_at", TIME, nullable=False),
+    sa.Column("payloads", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("deliveries", sa.Integer, nullable=False),
+    sa.Column("idempotency_keys", sa.Integer, nullable=False),
+    sa.Column("freed_pages", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Index(None, "finished_at"),
 )

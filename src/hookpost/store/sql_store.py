@@ -30,8 +30,16 @@ class SqlStore(
     RedeliveryStore,
     AccessStore,
 ):
-    def __init__(self, db: Database, clock: Clock, ids: IdFactory) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        ids: IdFactory,
+        *,
+        idempotency_ttl: timedelta = timedelta(hours=12),
+    ) -> None:
         super().__init__(db, clock, ids)
+        self.idempotency_ttl = idempotency_ttl
         hot = hot_path(db, clock)
         self.queue: DeliveryQueue = hot.queue  # the worker's port
         self._publishing = hot.publishing

@@ -35,6 +35,10 @@ _MESSAGES_BY_KEY = f"""
 SELECT {column_list(messages)} FROM messages
 WHERE org_id = $1 AND idempotency_key = ANY($2::varchar[])
 """  # noqa: S608
+_FORGET_KEYS = """
+UPDATE messages SET idempotency_key = NULL
+WHERE org_id = $1 AND idempotency_key = ANY($2::varchar[]) AND created_at < $3
+"""
 _EVENT_IDS_TAKEN = """
 SELECT app_id, event_id FROM messages
 WHERE app_id = ANY($1::varchar[]) AND event_id = ANY($2::varchar[])
@@ -97,6 +101,9 @@ class PostgresPublishRows:
         return [
             (rows.message(rows.Unprefixed(record)), record["idempotency_key"]) for record in found
         ]
+
+    async def forget_keys(self, org_id: str, keys: set[str], before_us: int) -> None:
+        await self.driver.execute(_FORGET_KEYS, org_id, list(keys), before_us)
 
     async def event_ids_taken(self, app_ids: set[str], event_ids: set[str]) -> set[tuple[str, str]]:
         found = await self.driver.fetch(_EVENT_IDS_TAKEN, list(app_ids), list(event_ids))

@@ -57,6 +57,17 @@ class SqlitePublishRows:
         )
         return [(rows.message(row), row.idempotency_key) for row in await self.conn.execute(query)]
 
+    async def forget_keys(self, org_id: str, keys: set[str], before_us: int) -> None:
+        await self.conn.execute(
+            messages.update()
+            .where(
+                messages.c.org_id == org_id,
+                messages.c.idempotency_key.in_(keys),
+                messages.c.created_at < before_us,
+            )
+            .values(idempotency_key=None)
+        )
+
     async def event_ids_taken(self, app_ids: set[str], event_ids: set[str]) -> set[tuple[str, str]]:
         query = sa.select(messages.c.app_id, messages.c.event_id).where(
             messages.c.app_id.in_(app_ids), messages.c.event_id.in_(event_ids)

@@ -62,9 +62,9 @@ from hookpost.service.probe import EndpointProbe
 from hookpost.service.retention import Retention, RetentionPolicy
 from hookpost.service.streams import StreamService
 from hookpost.store import Store, migrate
+from hookpost.store.background_tasks import BackgroundTaskStore
 from hookpost.store.connect import DatabaseSetupError
 from hookpost.store.connect import explain as explain_database_error
-from hookpost.store.background_tasks import BackgroundTaskStore
 from hookpost.store.database import Database
 from hookpost.store.message_feed import MessageFeed
 from hookpost.store.notifications import PostgresWakeups

@@ -145,6 +145,9 @@ def test_the_configured_operator_is_listed_and_both_sources_are_notified(
     ops = svix.operational_webhook.endpoint
     listed = {e.uid: e for e in ops.list().data}
     assert listed["operator"].url == f"{operator.url}/ops"
+    # Its secret is readable with the default organization's key (not only from the setting).
+    assert ops.get_secret(listed["operator"].id).key == OPERATOR_SECRET
+    assert "hookpost-operational" not in {a.uid for a in svix.application.list().data}
     alerts = Receiver().start()
     try:
         made = ops.create(

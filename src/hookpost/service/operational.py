@@ -1,10 +1,13 @@
 """Operational webhooks: tell the operator when endpoints fail, recover or get disabled.
 
-They travel like any webhook (stored, signed, retried, in the history): as messages of an
-internal application per organization, to that application's endpoints, as the Svix server
-does. The endpoints come from two sources that coexist: `HOOKPOST_OPERATIONAL_WEBHOOK_URL`
-(the endpoint with uid `operator` of the default organization, recreated or re-enabled on
-every start) and the `/api/v1/operational-webhook/endpoint` API (`OperationalEndpoints`).
+They travel like any webhook (stored, signed, retried, in the history): as messages of one
+application per customer organization, to that application's endpoints, as the Svix server
+does. Those applications live in hookpost's internal organization, which no API key belongs
+to, so no customer lists or reaches them as their own (`operational_app_uid` names the one of
+each organization). The endpoints come from two sources that coexist:
+`HOOKPOST_OPERATIONAL_WEBHOOK_URL` (the endpoint with uid `operator` of the default
+organization's application, recreated or re-enabled on every start) and the
+`/api/v1/operational-webhook/endpoint` API (`OperationalEndpoints`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,39 @@ EVENT_TYPES = frozenset(
     }
 )
 log = logging.getLogger("hookpost.operational")
+
+
+def operational_app_uid(org_id: str, default_org_id: str) -> str:
+    """The uid, in the internal organization, of organization `org_id`'s operational app (the
+    default organization's keeps the uid earlier versions gave it)."""
+    return APP_UID if org_id == default_org_id else f"{APP_UID}.{org_id}"
+
+
+class OperationalApps:
+    """Finds (or makes) each customer organization's operational application."""
+
+    def __init__(self, store: Operational) -> None:
+        self._store = store
+        self._orgs: tuple[str, str] | None = None  # (internal, default) organization ids
+
+    async def organizations(self) -> tuple[str, str]:
+        if self._orgs is None:
+            internal = await self._store.ensure_internal_organization()
+            default = await self._store.ensure_organization()
+            self._orgs = (internal.id, default.id)
+        return self._orgs
+
+    async def find(self, org_id: str) -> Application | None:
+        internal, default = await self.organizations()
+        if org_id == internal:
+            return None  # the operational applications' own endpoints notify nobody
+        return await self._store.get_application(internal, operational_app_uid(org_id, default))
+
+    async def find_or_create(self, org_id: str) -> Application:
+        internal, default = await self.organizations()
+        fields = ApplicationFields(APP_NAME, operational_app_uid(org_id, default))
+        app, _ = await self._store.get_or_create_application(internal, fields)
+        return app
 
 
 def _timestamp(record: AttemptRecord) -> str:
@@ -80,32 +116,26 @@ class OperationalWebhooks:
         self._store = store
         self._messages = messages
         self._endpoints = endpoints
-        self._app: Application | None = None
+        self._apps = OperationalApps(store)
 
     async def configure(self, url: str, secret: str | None) -> Application:
-        """Create (or update) the internal application and the operator's endpoint.
-
-        They live in hookpost's internal organization, out of every customer's sight.
-        """
+        """Create (or update) the default organization's operational application and the
+        operator's endpoint, in the internal organization, out of every customer's sight."""
         await self._retire_visible_application()
-        org = await self._store.ensure_internal_organization()
-        app, _ = await self._store.get_or_create_application(
-            org.id, ApplicationFields(APP_NAME, APP_UID)
-        )
+        app = await self._apps.find_or_create((await self._apps.organizations())[1])
         fields = EndpointFields(url=url, uid=ENDPOINT_UID, description="the operator")
-        existing = await self._store.get_endpoint(org.id, app.id, ENDPOINT_UID)
+        existing = await self._store.get_endpoint(app.org_id, app.id, ENDPOINT_UID)
         try:
             if existing is None:
-                await self._endpoints.create(org.id, app.id, fields, secret)
+                await self._endpoints.create(app.org_id, app.id, fields, secret)
             elif existing.url != url or existing.disabled:
                 await self._endpoints.patch(
-                    org.id, app.id, ENDPOINT_UID, {"url": url, "disabled": False}
+                    app.org_id, app.id, ENDPOINT_UID, {"url": url, "disabled": False}
                 )
         except (InvalidInput, Conflict) as exc:
             raise ConfigurationError(
                 f"HOOKPOST_OPERATIONAL_WEBHOOK_URL is not usable: {exc}"
             ) from exc
-        self._app = app
         return app
 
     async def _retire_visible_application(self) -> None:
@@ -117,19 +147,18 @@ class OperationalWebhooks:
             await self._store.delete_application(org.id, old.id)
 
     async def emit(self, records: Sequence[AttemptRecord]) -> None:
-        """Publish one operational message per notice, to the organization's internal app."""
+        """Publish one operational message per notice, to the operational application of the
+        organization whose endpoint it is about."""
         apps: dict[str, Application | None] = {}
-        if self._app is not None:
-            apps[self._app.org_id] = self._app
         for record in records:
             if not record.decision.notices:
                 continue
             org_id = record.claim.endpoint.org_id
-            if org_id not in apps:  # set up through the API, or not at all
-                apps[org_id] = await self._store.get_application(org_id, APP_UID)
+            if org_id not in apps:  # set up by the variable or the API, or not at all
+                apps[org_id] = await self._apps.find(org_id)
             app = apps[org_id]
-            if app is None or record.claim.message.app_id == app.id:
-                continue  # an operational endpoint failing must not notify itself
+            if app is None:
+                continue
             for notice in record.decision.notices:
                 await self._messages.publish(
                     app.org_id,
@@ -156,20 +185,15 @@ class OperationalEndpointService(EndpointService):
 
 
 class OperationalEndpoints:
-    """`/api/v1/operational-webhook/endpoint`: the organization's operational endpoints."""
+    """`/api/v1/operational-webhook/endpoint`: the organization's operational endpoints (of
+    its application in the internal organization)."""
 
     def __init__(self, store: Operational, endpoints: OperationalEndpointService) -> None:
-        self._store = store
+        self._apps = OperationalApps(store)
         self._endpoints = endpoints
 
-    async def _app(self, org_id: str) -> Application:
-        app, _ = await self._store.get_or_create_application(
-            org_id, ApplicationFields(APP_NAME, APP_UID)
-        )
-        return app
-
     async def _existing_app(self, org_id: str) -> Application:
-        app = await self._store.get_application(org_id, APP_UID)
+        app = await self._apps.find(org_id)
         if app is None:
             raise NotFound(entity="endpoint")
         return app
@@ -177,35 +201,35 @@ class OperationalEndpoints:
     async def list(
         self, org_id: str, *, limit: int, iterator: str | None, descending: bool
     ) -> Page[Endpoint]:
-        app = await self._store.get_application(org_id, APP_UID)
+        app = await self._apps.find(org_id)
         if app is None:
             return Page([], False)
         return await self._endpoints.list(
-            org_id, app.id, limit=limit, iterator=iterator, descending=descending
+            app.org_id, app.id, limit=limit, iterator=iterator, descending=descending
         )
 
     async def create(self, org_id: str, fields: EndpointFields, secret: str | None) -> Endpoint:
-        app = await self._app(org_id)
-        return await self._endpoints.create(org_id, app.id, fields, secret)
+        app = await self._apps.find_or_create(org_id)
+        return await self._endpoints.create(app.org_id, app.id, fields, secret)
 
     async def get(self, org_id: str, ref: str) -> Endpoint:
         app = await self._existing_app(org_id)
-        return await self._endpoints.get(org_id, app.id, ref)
+        return await self._endpoints.get(app.org_id, app.id, ref)
 
     async def put(self, org_id: str, ref: str, fields: EndpointFields) -> tuple[Endpoint, bool]:
-        app = await self._app(org_id)
-        return await self._endpoints.put(org_id, app.id, ref, fields)
+        app = await self._apps.find_or_create(org_id)
+        return await self._endpoints.put(app.org_id, app.id, ref, fields)
 
     async def delete(self, org_id: str, ref: str) -> None:
         app = await self._existing_app(org_id)
-        await self._endpoints.delete(org_id, app.id, ref)
+        await self._endpoints.delete(app.org_id, app.id, ref)
 
     async def rotate_secret(
         self, org_id: str, ref: str, secret: str | None, grace_seconds: int
     ) -> Endpoint:
         app = await self._existing_app(org_id)
-        return await self._endpoints.rotate_secret(org_id, app.id, ref, secret, grace_seconds)
+        return await self._endpoints.rotate_secret(app.org_id, app.id, ref, secret, grace_seconds)
 
     async def set_headers(self, org_id: str, ref: str, headers: dict[str, str]) -> Endpoint:
         app = await self._existing_app(org_id)
-        return await self._endpoints.set_headers(org_id, app.id, ref, headers)
+        return await self._endpoints.set_headers(app.org_id, app.id, ref, headers)

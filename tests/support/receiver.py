@@ -76,9 +76,15 @@ class Receiver:
         async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            # A connection accepted just before the close starts its task a moment later and
+            # registers it then: cancel until a turn of the loop brings no new one, so no
+            # task outlives the loop (it would be destroyed pending, a warning pytest fails).
+            await asyncio.sleep(0)
+            while self._tasks:
+                for task in list(self._tasks):
+                    task.cancel()
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                await asyncio.sleep(0)
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)

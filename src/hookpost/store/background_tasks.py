@@ -28,13 +28,13 @@ from hookpost.core.models import (
     Task,
     TaskKind,
     TaskStatus,
-    TriggerType,
 )
 from hookpost.store import rows
 from hookpost.store.base import fetch_page
 from hookpost.store.database import Conn, Database
 from hookpost.store.history import status_condition
 from hookpost.store.messages import id_bound, like_json_item
+from hookpost.store.redelivery import add_manual_deliveries
 from hookpost.store.schema import (
     applications,
     attempts,
@@ -456,28 +456,7 @@ class BackgroundTaskStore:
         self, conn: Conn, task: Task, endpoint: Endpoint, msg_ids: Sequence[str], *, scanned: int
     ) -> tuple[bool, Task]:
         """Queue one manual delivery of each of `msg_ids` to `endpoint`; count them."""
-        if msg_ids:
-            now = rows.to_us(self._clock())
-            await conn.execute(
-                deliveries.insert(),
-                [
-                    {
-                        "id": self._ids.new(ids.DELIVERY),
-                        "org_id": endpoint.org_id,
-                        "app_id": endpoint.app_id,
-                        "msg_id": msg_id,
-                        "endpoint_id": endpoint.id,
-                        "state": DeliveryState.PENDING.value,
-                        "trigger": TriggerType.MANUAL.value,
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "claim_token": None,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for msg_id in msg_ids
-                ],
-            )
+        await add_manual_deliveries(conn, self._ids, rows.to_us(self._clock()), endpoint, msg_ids)
         data = {**task.data, "messagesSent": task.data.get("messagesSent", 0) + len(msg_ids)}
         cursor = msg_ids[-1] if msg_ids else task.cursor
         return scanned < self.batch, Task(**{**vars(task), "data": data, "cursor": cursor})

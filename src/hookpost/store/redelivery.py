@@ -5,6 +5,8 @@ Recover and the replays are background tasks (`background_tasks`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 
 from hookpost.core import ids
@@ -44,26 +46,33 @@ class RedeliveryStore(StoreBase):
             await self._add_manual(conn, endpoint, [msg_id])
 
     async def _add_manual(self, conn: Conn, endpoint: Endpoint, msg_ids: list[str]) -> None:
-        if not msg_ids:
-            return
-        now = rows.to_us(self._clock())
-        await conn.execute(
-            deliveries.insert(),
-            [
-                {
-                    "id": self._ids.new(ids.DELIVERY),
-                    "org_id": endpoint.org_id,
-                    "app_id": endpoint.app_id,
-                    "msg_id": msg_id,
-                    "endpoint_id": endpoint.id,
-                    "state": DeliveryState.PENDING.value,
-                    "trigger": TriggerType.MANUAL.value,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "claim_token": None,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for msg_id in msg_ids
-            ],
-        )
+        await add_manual_deliveries(conn, self._ids, rows.to_us(self._clock()), endpoint, msg_ids)
+
+
+async def add_manual_deliveries(
+    conn: Conn, id_factory: ids.IdFactory, now_us: int, endpoint: Endpoint, msg_ids: Sequence[str]
+) -> None:
+    """Queue one manual (never retried) delivery of each of `msg_ids` to `endpoint`, due now:
+    what resend, recover and the replays add."""
+    if not msg_ids:
+        return
+    await conn.execute(
+        deliveries.insert(),
+        [
+            {
+                "id": id_factory.new(ids.DELIVERY),
+                "org_id": endpoint.org_id,
+                "app_id": endpoint.app_id,
+                "msg_id": msg_id,
+                "endpoint_id": endpoint.id,
+                "state": DeliveryState.PENDING.value,
+                "trigger": TriggerType.MANUAL.value,
+                "attempts": 0,
+                "next_attempt_at": now_us,
+                "claim_token": None,
+                "created_at": now_us,
+                "updated_at": now_us,
+            }
+            for msg_id in msg_ids
+        ],
+    )

@@ -326,3 +326,12 @@ def test_without_probation_every_endpoint_is_trusted() -> None:
     tickets = [s.admit(f"ep_{n}") for n in range(4)]
     assert all(t is not None and not t.probation for t in tickets)
     assert not s.claim_request().listed
+
+
+def test_under_probation_s_pressure_claims_alternate_between_trusted_and_the_walk() -> None:
+    s, _ = on_probation(slots=8, probation_slots=4)
+    prove(s, "ep_good")
+    assert not s.claim_request().listed  # nothing on probation running: the walk alone
+    assert s.admit("ep_new") is not None  # an endpoint on probation is being tried
+    turns = [s.claim_request().listed for _ in range(4)]
+    assert turns == [True, False, True, False]

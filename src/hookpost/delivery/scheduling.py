@@ -89,6 +89,7 @@ class Scheduler:
         self._probation_waiting = 0  # claims the worker keeps until probation has room
         # Endpoints whose last attempt here answered well, by when (most recent last).
         self._proven: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._listed_next = True  # under probation's pressure, claims alternate (see below)
         self._next_sweep = 0.0
 
     # -- capacity ------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ class Scheduler:
         the claim names the endpoints that answered well lately and takes only theirs."""
         batch = min(self.policy.batch, self.policy.slots)
         size = min(batch, self.free) if self.can_claim() else 0
-        if self.probation_full:
+        if self.probation_full or self._trusted_turn():
             return self._trusted_claim(size)
         default = self._fresh_room()
         rooms = {}  # only where it differs from a fresh endpoint's: the claim stays small
@@ -148,6 +149,17 @@ class Scheduler:
             if room != default:
                 rooms[endpoint_id] = room
         return ClaimShares(size, default, rooms)
+
+    def _trusted_turn(self) -> bool:
+        """Under probation's pressure (attempts of endpoints on probation running or waiting),
+        every other claim names the trusted endpoints: their work is found at once, not when
+        the walk reaches them past hundreds of endpoints on probation."""
+        if not self._proven or self._probation_count + self._probation_waiting == 0:
+            self._listed_next = True
+            return False
+        turn = self._listed_next
+        self._listed_next = not turn
+        return turn
 
     def _trusted_claim(self, size: int) -> ClaimShares:
         """A claim for endpoints that answered well lately, at most `window` of them: those

@@ -195,6 +195,8 @@ class Worker:
             # A claim limited to trusted endpoints leaves the rest for when probation has
             # room again: as much a backlog as a full claim.
             self._backlogged = shares.size == 0 or full or shares.listed
+            if shares.listed and not self.scheduler.probation_full:
+                continue  # the trusted endpoints' turn under probation's pressure: now the walk
             if claimed and full:
                 await asyncio.sleep(0)  # claim again after the new tasks got going
                 continue

@@ -39,6 +39,7 @@ LAYOUTS = {
 RATE = 20.0  # B's messages per second
 MEASURED = 300  # B's messages per phase (15 s at RATE)
 GOAL_MS = 100.0
+SETTINGS: dict[str, str] = {}  # hookpost settings of every deployment (--set)
 
 
 class Receivers:
@@ -202,7 +203,9 @@ def _run_layout(name: str, attack: str) -> dict[str, Any]:
             url = f"sqlite:///{Path(folder) / 'attack.sqlite3'}"
         else:
             url = databases.create_postgres("attack")
-        deployment = Deployment(name, url, Path(folder), kind=kind, workers=workers).start()
+        deployment = Deployment(
+            name, url, Path(folder), kind=kind, workers=workers, env=dict(SETTINGS)
+        ).start()
         try:
             result = asyncio.run(_scenario(deployment.url, attack))
         finally:
@@ -217,6 +220,7 @@ def _markdown(rows: list[dict[str, Any]], load: str, code: dict[str, Any]) -> st
         "# Isolation under attack",
         "",
         f"Code: {code.get('source')} at {code.get('commit')} ({code.get('subject', '')[:70]}).",
+        f"Settings: {', '.join(f'{k}={v}' for k, v in SETTINGS.items()) or 'defaults'}.",
         "",
         f"B publishes {RATE:g} msg/s ({MEASURED} measured per phase, idempotency key on each);"
         f" publish -> receive latency in ms. Goal: p99 under attack within {GOAL_MS:g} ms of"
@@ -245,7 +249,11 @@ def main() -> None:
     parser.add_argument("--attack", action="append", choices=["hanging", "thousand"])
     parser.add_argument("--output", default="attack")
     parser.add_argument("--code", metavar="REF", help="measure this commit (default: tree)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="HOOKPOST_X=VALUE", help="a setting"
+    )
     args = parser.parse_args()
+    SETTINGS.update(item.split("=", 1) for item in args.set)
     folder = Path(tempfile.mkdtemp(prefix="hookpost-attack-code-"))
     code_path, code = snapshot.take(folder, args.code)
     hookpost_proc.CODE_PATH = str(code_path)

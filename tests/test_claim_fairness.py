@@ -134,3 +134,15 @@ async def test_a_listed_claim_takes_only_the_named_endpoints_and_keeps_the_walk_
     after = await queue.store.queue.claim_due(ClaimShares(size=2, room=1), LEASE)
     assert not {c.endpoint.id for c in after} & {c.endpoint.id for c in walked}
     assert len(after) == 2
+
+
+async def test_a_walk_says_when_its_window_cut_it_short(queue: Queue) -> None:
+    endpoints = [(await tenant(queue, f"busy{n}")) for n in range(10)]
+    for app, _ in endpoints:
+        await publish_to(queue, app, 1)
+    taken = await queue.store.queue.claim_due(ClaimShares(size=10, room=1), LEASE)
+    assert len(taken) == 10  # all leased: pending, none due
+    assert await queue.store.queue.claim_due(ClaimShares(size=2, room=1), LEASE) == []
+    assert queue.store.queue.walk_cut  # 8 visited of 10 with pending work
+    assert await queue.store.queue.claim_due(ClaimShares(size=5, room=1), LEASE) == []
+    assert not queue.store.queue.walk_cut  # 20 allowed: it went round

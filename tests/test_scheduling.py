@@ -335,3 +335,16 @@ def test_under_probation_s_pressure_claims_alternate_between_trusted_and_the_wal
     assert s.admit("ep_new") is not None  # an endpoint on probation is being tried
     turns = [s.claim_request().listed for _ in range(4)]
     assert turns == [True, False, True, False]
+
+
+def test_a_walk_cut_short_by_its_window_makes_claims_alternate_too() -> None:
+    s, _ = on_probation(slots=8, probation_slots=4)
+    prove(s, "ep_good")
+    walk = s.claim_request()
+    assert not walk.listed
+    s.note_claim(walk, {}, walk_cut=True)  # hundreds of endpoints wait for retries
+    assert s.claim_request().listed
+    walk = s.claim_request()
+    assert not walk.listed
+    s.note_claim(walk, {}, walk_cut=False)  # the walk went round: nothing to look up by name
+    assert not s.claim_request().listed

@@ -89,7 +89,8 @@ class Scheduler:
         self._probation_waiting = 0  # claims the worker keeps until probation has room
         # Endpoints whose last attempt here answered well, by when (most recent last).
         self._proven: collections.OrderedDict[str, float] = collections.OrderedDict()
-        self._listed_next = True  # under probation's pressure, claims alternate (see below)
+        self._listed_next = True  # under pressure, claims alternate (see _trusted_turn)
+        self._sparse = False  # the last walk was cut by its window and came back short
         self._next_sweep = 0.0
 
     # -- capacity ------------------------------------------------------------------------------
@@ -151,10 +152,11 @@ class Scheduler:
         return ClaimShares(size, default, rooms)
 
     def _trusted_turn(self) -> bool:
-        """Under probation's pressure (attempts of endpoints on probation running or waiting),
-        every other claim names the trusted endpoints: their work is found at once, not when
-        the walk reaches them past hundreds of endpoints on probation."""
-        if not self._proven or self._probation_count + self._probation_waiting == 0:
+        """Under pressure (attempts of endpoints on probation running or waiting, or a walk
+        cut short by its window), every other claim names the trusted endpoints: their work
+        is found at once, not when the walk reaches it past hundreds of other endpoints."""
+        pressure = self._probation_count + self._probation_waiting > 0 or self._sparse
+        if not self._proven or not pressure:
             self._listed_next = True
             return False
         turn = self._listed_next
@@ -225,10 +227,17 @@ class Scheduler:
         """A waiting claim leaves the worker's hands (started or handed back)."""
         self._endpoints[endpoint_id].waiting -= 1
 
-    def note_claim(self, shares: ClaimShares, taken: Mapping[str, int]) -> None:
+    def note_claim(
+        self, shares: ClaimShares, taken: Mapping[str, int], *, walk_cut: bool = False
+    ) -> None:
         """What a claim brought back tells which endpoints may have more due: those that got
-        all their room, or all of them when the claim came back full."""
+        all their room, or all of them when the claim came back full. `walk_cut`: the walk
+        stopped at its window, endpoints with pending work unvisited."""
         full = sum(taken.values()) >= shares.size
+        if not shares.listed:
+            # Short and cut: many endpoints wait for retries, and the walk may take several
+            # claims to reach a trusted endpoint's new work; look it up by name meanwhile.
+            self._sparse = walk_cut and not full
         for endpoint_id, count in taken.items():
             self._state(endpoint_id).backlog = full or count >= shares.room_of(endpoint_id)
         if full:

@@ -186,7 +186,8 @@ class Worker:
                     await self.doorbell.wait(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
-            self.scheduler.note_claim(shares, collections.Counter(c.endpoint.id for c in claimed))
+            taken = collections.Counter(c.endpoint.id for c in claimed)
+            self.scheduler.note_claim(shares, taken, walk_cut=self.store.walk_cut)
             self._admit(await self._paced(claimed))
             # More may be due when the claim came back full or could not be made for want of
             # free slots; finishing tasks then wake the loop (see `_finished`), as they do
@@ -196,7 +197,7 @@ class Worker:
             # room again: as much a backlog as a full claim.
             self._backlogged = shares.size == 0 or full or shares.listed
             if shares.listed and not self.scheduler.probation_full:
-                continue  # the trusted endpoints' turn under probation's pressure: now the walk
+                continue  # the trusted endpoints' turn under pressure: now the walk
             if claimed and full:
                 await asyncio.sleep(0)  # claim again after the new tasks got going
                 continue

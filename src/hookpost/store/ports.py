@@ -40,6 +40,11 @@ from hookpost.core.outcomes import AttemptRecord
 class DeliveryQueue(Protocol):
     """The deliveries waiting for attempts, as the worker sees them."""
 
+    # True when the last walking claim stopped at its window with endpoints that have
+    # pending work left unvisited (many endpoints wait for retries): trusted endpoints'
+    # work is then looked up by name too (delivery/scheduling.py).
+    walk_cut: bool
+
     async def claim_due(self, limit: int | ClaimShares, lease: timedelta) -> list[Claim]:
         """Lease due deliveries (expired leases count as due), as `limit` shares them."""
         ...

@@ -32,6 +32,7 @@ class QueueBase:
     def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
         self._db = db
         self._clock = clock
+        self.walk_cut = False  # see DeliveryQueue.walk_cut
 
     async def claim_due(self, limit: int | ClaimShares, lease: timedelta) -> list[Claim]:
         """Lease due deliveries to this worker (expired leases count as due): up to `limit`,

@@ -57,8 +57,8 @@ quota AS (
 )
 """  # noqa: S608
 _LOAD = f"""
-SELECT stop.walked_to, loaded.* FROM (
-    SELECT {{walked_to}} AS walked_to
+SELECT stop.walked_to, stop.walk_cut, loaded.* FROM (
+    SELECT {{walked_to}} AS walked_to, {{walk_cut}} AS walk_cut
 ) AS stop LEFT JOIN LATERAL (
     SELECT claimed.id, claimed.trigger, claimed.attempts, a.uid AS app_uid,
         due.turn AS claim_turn, due.next_attempt_at AS claim_due,
@@ -130,7 +130,7 @@ WITH RECURSIVE walk(endpoint_id, due_at, wrapped, step, found) AS (
         )
 ),
 {_TAKE}
-{_LOAD.format(walked_to=_WALKED_TO)}
+{_LOAD.format(walked_to=_WALKED_TO, walk_cut="(SELECT count(*) FROM walked) >= $6")}
 """  # noqa: S608
 
 # A listed claim (ClaimShares.listed): only the endpoints named in $5 with their rooms in $6,
@@ -153,7 +153,7 @@ WITH chosen AS MATERIALIZED (
     ORDER BY r.n LIMIT $2
 ),
 {_TAKE}
-{_LOAD.format(walked_to="NULL")}
+{_LOAD.format(walked_to="NULL", walk_cut="false")}
 """  # noqa: S608
 
 # Record a batch of attempts in one statement: each delivery's next state (queue_sql.recorded),
@@ -207,6 +207,7 @@ class PostgresQueue(QueueBase):
             )
         if found:
             self._cursor = found[0]["walked_to"]
+            self.walk_cut = bool(found[0]["walk_cut"])
         return [row for row in found if row["id"] is not None]
 
     async def _claim_listed(

@@ -136,8 +136,12 @@ class SqliteQueue(QueueBase):
         excluded = set(shares.excluded)
         chosen: list[str] = []
         wrapped = False
-        for _ in range(shares.window):
+        self.walk_cut = False
+        for step in range(shares.window + 1):
             if len(chosen) >= shares.size:
+                break
+            if step == shares.window:
+                self.walk_cut = True  # endpoints with pending work remain unvisited
                 break
             if wrapped:
                 row = raw.execute(_NEXT_ENDPOINT_UP_TO, (at, start)).fetchone()

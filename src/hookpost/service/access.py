@@ -80,7 +80,7 @@ class AccessService:
         """The organization a bearer token belongs to; AuthenticationFailed otherwise."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
-            raise AuthenticationFailed("Invalid token")
+            raise AuthenticationFailed(message_id="invalid_token")
         digest = hash_token(token)
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > self._monotonic():
@@ -89,7 +89,7 @@ class AccessService:
         # at most a prefix of a hash, which does not help anyone forge a token.
         key = await self._store.find_api_key(digest)
         if key is None or key.revoked_at is not None:
-            raise AuthenticationFailed("Invalid token")
+            raise AuthenticationFailed(message_id="invalid_token")
         if len(self._cache) > MAX_CACHED_KEYS:
             self._cache.clear()
         self._cache[digest] = (key.org_id, self._monotonic() + CACHE_SECONDS)

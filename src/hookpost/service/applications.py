@@ -54,10 +54,10 @@ class ApplicationService:
             # A later GET by the path value should find the app the PUT created.
             problem = names.check_uid(ref, ids.APPLICATION)
             if problem:
-                raise InvalidInput.at(("path", "app_id"), problem)
+                raise InvalidInput.said(("path", "app_id"), problem)
             fields = ApplicationFields(fields.name, ref, fields.throttle_rate, fields.metadata)
         elif not names.is_name(ref):
-            raise InvalidInput.at(("path", "app_id"), "not an application id or uid")
+            raise InvalidInput.at(("path", "app_id"), "not_an_application_ref")
         return await self._store.put_application(org_id, ref, fields)
 
     async def patch(self, org_id: str, ref: str, changes: Mapping[str, Any]) -> Application:
@@ -79,7 +79,7 @@ class CatalogService:
     async def put(self, org_id: str, name: str, fields: EventTypeFields) -> tuple[EventType, bool]:
         problem = names.check_event_type_name(name)
         if problem:
-            raise InvalidInput.at(("path", "event_type_name"), problem)
+            raise InvalidInput.said(("path", "event_type_name"), problem)
         return await self._store.put_event_type(org_id, name, fields)
 
     async def patch(self, org_id: str, name: str, changes: Mapping[str, Any]) -> EventType:
@@ -100,7 +100,7 @@ class CatalogService:
         self, org_id: str, *, limit: int, iterator: str | None, include_archived: bool
     ) -> Page[EventType]:
         if iterator is not None and not names.is_name(iterator.removeprefix("-")):
-            raise InvalidInput.at(("query", "iterator"), "iterator must be an event type name")
+            raise InvalidInput.at(("query", "iterator"), "iterator_not_an_event_type")
         return await self._store.list_event_types(
             org_id, limit=limit, iterator=iterator, include_archived=include_archived
         )

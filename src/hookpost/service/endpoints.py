@@ -71,10 +71,10 @@ class EndpointService:
             # endpoint, or every repeated PUT would create another one.
             problem = names.check_uid(ref, ids.ENDPOINT)
             if problem:
-                raise InvalidInput.at(("path", "endpoint_id"), problem)
+                raise InvalidInput.said(("path", "endpoint_id"), problem)
             fields = EndpointFields(**{**vars(fields), "uid": ref})
         elif not names.is_name(ref):
-            raise InvalidInput.at(("path", "endpoint_id"), "not an endpoint id or uid")
+            raise InvalidInput.at(("path", "endpoint_id"), "not_an_endpoint_ref")
         return await self._store.put_endpoint(org_id, app.id, ref, fields, self.new_secret())
 
     async def patch(
@@ -132,7 +132,7 @@ class EndpointService:
                 merged[name] = value
         problem = header_rules.check_headers(merged)
         if problem:
-            raise InvalidInput.at(("body", "headers"), problem)
+            raise InvalidInput.said(("body", "headers"), problem)
         return await self._update(endpoint, {"headers": merged})
 
     async def send_example(
@@ -141,7 +141,7 @@ class EndpointService:
         """Publish an example of `event_type` to this endpoint alone, whatever its filters."""
         endpoint = await require_endpoint(self._store, org_id, app_ref, ref)
         if endpoint.disabled:
-            raise BadRequest("The endpoint is disabled", code="endpoint_disabled")
+            raise BadRequest(code="endpoint_disabled")
         payload = await self._example_payload(org_id, event_type, example_index)
         return await self._messages.publish(
             org_id,
@@ -159,13 +159,10 @@ class EndpointService:
         schema = (found.schemas or {}).get("1")
         examples = schema.get("examples") if isinstance(schema, dict) else None
         if not isinstance(examples, list) or index >= len(examples):
-            raise BadRequest(
-                "Unable to generate example message from event-type schema",
-                code="invalid_scheme",
-            )
+            raise BadRequest(code="invalid_scheme", message_id="example_missing")
         example = examples[index]
         if not isinstance(example, dict):
-            raise BadRequest("The schema's example is not a JSON object", code="invalid_scheme")
+            raise BadRequest(code="invalid_scheme", message_id="example_not_object")
         return example
 
     async def _update(self, endpoint: Endpoint, changes: Mapping[str, Any]) -> Endpoint:
@@ -192,7 +189,7 @@ class EndpointService:
                 return secret
             return signing.validate_endpoint_secret(secret)
         except signing.SecretError as exc:
-            raise InvalidInput.at(("body", field), str(exc)) from None
+            raise InvalidInput.said(("body", field), str(exc)) from None
 
     async def _check_event_types(self, org_id: str, event_types: tuple[str, ...] | None) -> None:
         if not event_types:
@@ -202,6 +199,5 @@ class EndpointService:
         missing = [n for n in names if n not in live]
         if missing:
             raise InvalidInput.at(
-                ("body", "eventTypes"),
-                f"The following event types don't exist: {', '.join(missing)}",
+                ("body", "eventTypes"), "event_types_missing", names=", ".join(missing)
             )

@@ -108,12 +108,9 @@ class HistoryService:
         until = until or now
         since = since or until - timedelta(days=28)
         if until > now + timedelta(minutes=5):
-            raise BadRequest("'until' must not be in the future", code="invalid_range")
+            raise BadRequest(code="invalid_range", message_id="until_in_future")
         if since > until or until - since > MAX_STATS_RANGE:
-            raise BadRequest(
-                "the range must start before it ends and span at most 28 days",
-                code="invalid_range",
-            )
+            raise BadRequest(code="invalid_range", message_id="range_too_long", days=28)
         return await self._store.endpoint_stats(org_id, endpoint.id, since, until)
 
     async def resend(self, org_id: str, app_ref: str, msg_ref: str, endpoint_ref: str) -> None:

@@ -54,7 +54,7 @@ class MessageService:
         body = _body(publication)
         if len(body) > self._max_payload:
             raise PayloadTooLarge(
-                f"The payload is {len(body)} bytes; the limit is {self._max_payload} bytes"
+                message_id="payload_over_limit", size=len(body), limit=self._max_payload
             )
         create_app = await self._inline_application(org_id, app_ref, publication.application)
         new = NewMessage(
@@ -99,14 +99,15 @@ class MessageService:
         if application.uid is None:
             raise InvalidInput.at(
                 ("body", "application", "uid"),
-                "application.uid is required to create the application with the message",
+                "application_uid_required",
                 "application_uid_missing",
             )
         if application.uid != app_ref:
             raise InvalidInput.at(
                 ("body", "application", "uid"),
-                f"application.uid '{application.uid}' must equal the application in the path",
                 "application_uid_mismatch",
+                "application_uid_mismatch",
+                uid=application.uid,
             )
         return application
 
@@ -118,4 +119,4 @@ def _body(publication: Publication) -> bytes:
     try:
         return codec.dumps(publication.payload) if raw is None else raw.encode()
     except UnicodeEncodeError:  # an unpaired surrogate (the codec refuses them on the wire)
-        raise InvalidInput.at(loc, "the text contains an unpaired UTF-16 surrogate") from None
+        raise InvalidInput.at(loc, "unpaired_surrogate") from None

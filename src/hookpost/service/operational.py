@@ -179,8 +179,7 @@ class OperationalEndpointService(EndpointService):
         unknown = sorted(set(event_types or ()) - EVENT_TYPES)
         if unknown:
             raise InvalidInput.at(
-                ("body", "eventTypes"),
-                f"The following event types don't exist: {', '.join(unknown)}",
+                ("body", "eventTypes"), "event_types_missing", names=", ".join(unknown)
             )
 
 

@@ -77,10 +77,10 @@ def _position(iterator: str | None) -> str | None:
     if iterator is None:
         return None
     if not ids.is_valid(ids.MESSAGE, iterator):
-        raise InvalidInput.at(("query", "iterator"), "iterator must be one this API returned")
+        raise InvalidInput.at(("query", "iterator"), "iterator_not_returned")
     return iterator
 
 
 def _check_consumer(consumer: str) -> None:
     if not consumer or len(consumer) > MAX_CONSUMER_ID or not consumer.isascii():
-        raise InvalidInput.at(("path", "consumer_id"), "consumer ids are 1-256 ASCII characters")
+        raise InvalidInput.at(("path", "consumer_id"), "consumer_id_invalid", limit=MAX_CONSUMER_ID)

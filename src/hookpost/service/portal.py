@@ -83,8 +83,7 @@ class PortalAccess:
         seconds = DEFAULT_EXPIRY if expiry is None else expiry
         if not MIN_EXPIRY <= seconds <= MAX_EXPIRY:
             raise InvalidInput.at(
-                ("body", "expiry"),
-                f"expiry must be between {MIN_EXPIRY} and {MAX_EXPIRY} seconds",
+                ("body", "expiry"), "expiry_out_of_range", min=MIN_EXPIRY, max=MAX_EXPIRY
             )
         app_id = await self._application_id(org_id, app_ref, application)
         token = _random(TOKEN_PREFIX, self._entropy(32))
@@ -111,8 +110,7 @@ class PortalAccess:
             return (await require_app(self._store, org_id, app_ref)).id
         if application.uid is not None and application.uid != app_ref:
             raise InvalidInput.at(
-                ("body", "application", "uid"),
-                f"application.uid '{application.uid}' must equal the application in the path",
+                ("body", "application", "uid"), "application_uid_mismatch", uid=application.uid
             )
         fields = ApplicationFields(
             application.name, app_ref, application.throttle_rate, application.metadata
@@ -124,12 +122,12 @@ class PortalAccess:
         """The live grant a `Bearer hp_pt_...` header names; AuthenticationFailed otherwise."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
-            raise AuthenticationFailed("Invalid token")
+            raise AuthenticationFailed(message_id="invalid_token")
         if len(token) > MAX_TOKEN_LENGTH:
-            raise AuthenticationFailed("Invalid token")
+            raise AuthenticationFailed(message_id="invalid_token")
         grant = await self._grants.find_by_token(hash_token(token))
         if grant is None or not grant.live_at(self._clock()):
-            raise AuthenticationFailed("Invalid token")
+            raise AuthenticationFailed(message_id="invalid_token")
         return grant
 
     async def logout(self, authorization: str | None) -> None:
@@ -140,7 +138,7 @@ class PortalAccess:
         self, org_id: str, app_ref: str, grace_seconds: int, session_ids: tuple[str, ...] | None
     ) -> None:
         if grace_seconds < 0:
-            raise InvalidInput.at(("body", "expiry"), "expiry must not be negative")
+            raise InvalidInput.at(("body", "expiry"), "expiry_negative")
         app = await require_app(self._store, org_id, app_ref)
         at = self._clock() + timedelta(seconds=grace_seconds)
         await self._grants.expire_app(org_id, app.id, at, session_ids)

@@ -39,9 +39,7 @@ class StreamService:
         gives the messages after `last_event_id` (or from now on), forever."""
         app = await require_app(self._store, org_id, app_ref)
         if last_event_id is not None and not ids.is_valid(ids.MESSAGE, last_event_id):
-            raise InvalidInput.at(
-                ("header", "last-event-id"), "Last-Event-ID must be a message id this stream sent"
-            )
+            raise InvalidInput.at(("header", "last-event-id"), "last_event_id_unknown")
         start = last_event_id or self._reader.order.horizon()
         return self._follow(app.id, start, event_type, channel)
 

@@ -241,8 +241,7 @@ def _rotated(
     still_live = [k for k in older if k.live_at(now)]
     if len(still_live) >= MAX_OLD_KEYS:
         raise BadRequest(
-            f"at most {MAX_OLD_KEYS} old secrets may be valid at once; wait for one to expire",
-            code="limit_reached",
+            code="limit_reached", message_id="too_many_old_secrets", limit=MAX_OLD_KEYS
         )
     retired = SigningKey(current.secret, current.created_at, now + grace)
     live_old = [retired, *still_live] if grace.total_seconds() > 0 else still_live

@@ -40,9 +40,7 @@ def _query(
     endpoint_id: str | None = None,
 ) -> AttemptQuery:
     if status_code_class is not None and status_code_class not in {0, 100, 200, 300, 400, 500}:
-        raise InvalidInput.at(
-            ("query", "status_code_class"), "must be one of 0, 100, 200, 300, 400 or 500"
-        )
+        raise InvalidInput.at(("query", "status_code_class"), "status_code_class_unknown")
     check_filters(channel, tag)
     return AttemptQuery(
         **page_args(limit, iterator, prefix),

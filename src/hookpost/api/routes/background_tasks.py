@@ -138,9 +138,7 @@ async def bulk_replay(
 ) -> Response:
     code_class = body.status_code_class
     if code_class is not None and code_class not in {0, 100, 200, 300, 400, 500}:
-        raise InvalidInput.at(
-            ("body", "statusCodeClass"), "must be one of 0, 100, 200, 300, 400 or 500"
-        )
+        raise InvalidInput.at(("body", "statusCodeClass"), "status_code_class_unknown")
     filters = ReplayFilters(
         event_types=tuple(body.event_types) if body.event_types else None,
         channel=body.channel,

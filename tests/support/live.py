@@ -22,7 +22,7 @@ from svix.api import Svix, SvixOptions
 
 from hookpost.core.ids import IdFactory
 from hookpost.service.access import AccessService
-from hookpost.store import Store
+from hookpost.store import Stores
 from hookpost.store.database import Database
 from tests.support import databases
 from tests.support.server import TOKEN, ServerProcess
@@ -62,13 +62,13 @@ class Live:
         self._clients.append(client)
         return client
 
-    def run(self, work: Callable[[Store], Awaitable[T]]) -> T:
+    def run(self, work: Callable[[Stores], Awaitable[T]]) -> T:
         """Run `work` against the server's database through a store of our own."""
 
         async def go() -> T:
             database = Database(self.database_url)
             try:
-                return await work(Store(database, clock, IdFactory(clock, os.urandom)))
+                return await work(Stores(database, clock, IdFactory(clock, os.urandom)))
             finally:
                 await database.close()
 
@@ -77,7 +77,7 @@ class Live:
     def query(self, statement: sa.Executable) -> list[Any]:
         """Rows of a read-only statement on the server's database."""
 
-        async def work(store: Store) -> list[Any]:
+        async def work(store: Stores) -> list[Any]:
             async with store.database.read() as conn:
                 return list((await conn.execute(statement)).all())
 
@@ -90,9 +90,9 @@ class Live:
     def new_organization_token(self, name: str = "other") -> str:
         """A second tenant: a new organization and an API key for it, in the server's database."""
 
-        async def work(store: Store) -> str:
-            org = await store.create_organization(name)
-            access = AccessService(store, clock, os.urandom, lambda: 0.0)
+        async def work(store: Stores) -> str:
+            org = await store.access.create_organization(name)
+            access = AccessService(store.access, clock, os.urandom, lambda: 0.0)
             token, _ = await access.create_key(org.id, "test")
             return token
 

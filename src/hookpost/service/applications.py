@@ -13,11 +13,12 @@ from hookpost.core.errors import InvalidInput, NotFound
 from hookpost.core.fields import ApplicationFields, EndpointPresence, EventTypeFields
 from hookpost.core.models import Application, EventType, Page
 from hookpost.service.lookup import require_app
-from hookpost.store.ports import Catalog
+from hookpost.store.ports import Applications, EventTypes, Lookups
 
 
 class ApplicationService:
-    def __init__(self, store: Catalog) -> None:
+    def __init__(self, lookups: Lookups, store: Applications) -> None:
+        self._lookups = lookups
         self._store = store
 
     async def create(
@@ -28,7 +29,7 @@ class ApplicationService:
         return await self._store.create_application(org_id, fields), True
 
     async def get(self, org_id: str, ref: str) -> Application:
-        return await require_app(self._store, org_id, ref)
+        return await require_app(self._lookups, org_id, ref)
 
     async def list(
         self,
@@ -61,16 +62,16 @@ class ApplicationService:
         return await self._store.put_application(org_id, ref, fields)
 
     async def patch(self, org_id: str, ref: str, changes: Mapping[str, Any]) -> Application:
-        app = await require_app(self._store, org_id, ref)
+        app = await require_app(self._lookups, org_id, ref)
         return await self._store.update_application(org_id, app.id, changes)
 
     async def delete(self, org_id: str, ref: str) -> None:
-        app = await require_app(self._store, org_id, ref)
+        app = await require_app(self._lookups, org_id, ref)
         await self._store.delete_application(org_id, app.id)
 
 
 class CatalogService:
-    def __init__(self, store: Catalog) -> None:
+    def __init__(self, store: EventTypes) -> None:
         self._store = store
 
     async def create(self, org_id: str, name: str, fields: EventTypeFields) -> EventType:

@@ -15,7 +15,7 @@ from hookpost.core.fields import AttemptQuery
 from hookpost.core.models import Attempt, Delivery, Endpoint, Message, Page, Task
 from hookpost.service.background import TaskService
 from hookpost.service.lookup import require_endpoint, require_message
-from hookpost.store.ports import HistoryReader
+from hookpost.store.ports import HistoryReader, Lookups, Redelivery
 
 MAX_STATS_RANGE = timedelta(days=28, minutes=5)
 
@@ -23,12 +23,17 @@ MAX_STATS_RANGE = timedelta(days=28, minutes=5)
 class HistoryService:
     def __init__(
         self,
+        lookups: Lookups,
         store: HistoryReader,
+        redelivery: Redelivery,
         clock: Callable[[], datetime],
         wake: Callable[[], None],
+        *,
         tasks: TaskService | None = None,
     ) -> None:
+        self._lookups = lookups
         self._store = store
+        self._redelivery = redelivery
         self._clock = clock
         self._wake = wake
         self._tasks = tasks
@@ -36,16 +41,16 @@ class HistoryService:
     async def attempts_by_endpoint(
         self, org_id: str, app_ref: str, endpoint_ref: str, q: AttemptQuery
     ) -> Page[Attempt]:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, endpoint_ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
         scoped = AttemptQuery(**{**vars(q), "endpoint_id": endpoint.id})
         return await self._store.list_attempts(org_id, endpoint.app_id, scoped)
 
     async def attempts_by_message(
         self, org_id: str, app_ref: str, msg_ref: str, q: AttemptQuery
     ) -> Page[Attempt]:
-        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        message = await require_message(self._lookups, org_id, app_ref, msg_ref)
         if q.endpoint_id is not None:
-            endpoint = await require_endpoint(self._store, org_id, message.app_id, q.endpoint_id)
+            endpoint = await require_endpoint(self._lookups, org_id, message.app_id, q.endpoint_id)
             q = AttemptQuery(**{**vars(q), "endpoint_id": endpoint.id})
         return await self._store.list_attempts(org_id, message.app_id, q, msg_id=message.id)
 
@@ -59,7 +64,7 @@ class HistoryService:
         )
 
     async def attempt(self, org_id: str, app_ref: str, msg_ref: str, attempt_id: str) -> Attempt:
-        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        message = await require_message(self._lookups, org_id, app_ref, msg_ref)
         found = (
             await self._store.get_attempt(org_id, message.app_id, message.id, attempt_id)
             if ids.is_valid(ids.ATTEMPT, attempt_id)
@@ -72,7 +77,7 @@ class HistoryService:
     async def expunge_attempt(
         self, org_id: str, app_ref: str, msg_ref: str, attempt_id: str
     ) -> None:
-        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        message = await require_message(self._lookups, org_id, app_ref, msg_ref)
         expunged = ids.is_valid(ids.ATTEMPT, attempt_id) and (
             await self._store.expunge_attempt_content(
                 org_id, message.app_id, message.id, attempt_id
@@ -84,13 +89,13 @@ class HistoryService:
     async def endpoint_messages(
         self, org_id: str, app_ref: str, endpoint_ref: str, q: AttemptQuery
     ) -> Page[tuple[Message, Delivery]]:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, endpoint_ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
         return await self._store.list_endpoint_messages(org_id, endpoint.id, q)
 
     async def message_destinations(
         self, org_id: str, app_ref: str, msg_ref: str, *, limit: int, iterator: str | None
     ) -> Page[tuple[Endpoint, Delivery]]:
-        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        message = await require_message(self._lookups, org_id, app_ref, msg_ref)
         return await self._store.list_message_destinations(
             org_id, message.id, limit=limit, iterator=iterator
         )
@@ -103,7 +108,7 @@ class HistoryService:
         since: datetime | None,
         until: datetime | None,
     ) -> dict[str, int]:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, endpoint_ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
         now = self._clock()
         until = until or now
         since = since or until - timedelta(days=28)
@@ -114,9 +119,9 @@ class HistoryService:
         return await self._store.endpoint_stats(org_id, endpoint.id, since, until)
 
     async def resend(self, org_id: str, app_ref: str, msg_ref: str, endpoint_ref: str) -> None:
-        message = await require_message(self._store, org_id, app_ref, msg_ref)
-        endpoint = await require_endpoint(self._store, org_id, message.app_id, endpoint_ref)
-        await self._store.resend(endpoint, message.id)
+        message = await require_message(self._lookups, org_id, app_ref, msg_ref)
+        endpoint = await require_endpoint(self._lookups, org_id, message.app_id, endpoint_ref)
+        await self._redelivery.resend(endpoint, message.id)
         self._wake()
 
     async def recover(

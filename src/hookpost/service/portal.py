@@ -24,8 +24,8 @@ from hookpost.core.portal import (
 )
 from hookpost.service.access import MAX_TOKEN_LENGTH, hash_token
 from hookpost.service.lookup import require_app
-from hookpost.store import Store
 from hookpost.store.portal import PortalGrants
+from hookpost.store.ports import Applications, Lookups
 
 TOKEN_PREFIX = "hp_pt_"  # noqa: S105 - a portal token: an app-scoped key, never an operator's key
 LINK_PREFIX = "hp_pl_"
@@ -55,13 +55,16 @@ def csrf_matches(session_secret: str, given: str) -> bool:
 class PortalAccess:
     def __init__(
         self,
-        store: Store,
+        lookups: Lookups,
+        applications: Applications,
         grants: PortalGrants,
         clock: Callable[[], datetime],
+        *,
         entropy: Callable[[int], bytes],
         public_url: str,
     ) -> None:
-        self._store = store
+        self._lookups = lookups
+        self._applications = applications
         self._grants = grants
         self._clock = clock
         self._entropy = entropy
@@ -103,11 +106,13 @@ class PortalAccess:
     async def _application_id(
         self, org_id: str, app_ref: str, application: ApplicationFields | None
     ) -> str:
-        existing = await self._store.get_application(org_id, app_ref) if is_name(app_ref) else None
+        existing = (
+            await self._lookups.get_application(org_id, app_ref) if is_name(app_ref) else None
+        )
         if existing is not None:
             return existing.id
         if application is None or check_uid(app_ref, ids.APPLICATION):
-            return (await require_app(self._store, org_id, app_ref)).id
+            return (await require_app(self._lookups, org_id, app_ref)).id
         if application.uid is not None and application.uid != app_ref:
             raise InvalidInput.at(
                 ("body", "application", "uid"), "application_uid_mismatch", uid=application.uid
@@ -115,7 +120,7 @@ class PortalAccess:
         fields = ApplicationFields(
             application.name, app_ref, application.throttle_rate, application.metadata
         )
-        created, _ = await self._store.get_or_create_application(org_id, fields)
+        created, _ = await self._applications.get_or_create_application(org_id, fields)
         return created.id
 
     async def authenticate(self, authorization: str | None) -> PortalGrant:
@@ -139,7 +144,7 @@ class PortalAccess:
     ) -> None:
         if grace_seconds < 0:
             raise InvalidInput.at(("body", "expiry"), "expiry_negative")
-        app = await require_app(self._store, org_id, app_ref)
+        app = await require_app(self._lookups, org_id, app_ref)
         at = self._clock() + timedelta(seconds=grace_seconds)
         await self._grants.expire_app(org_id, app.id, at, session_ids)
 

@@ -24,6 +24,8 @@ def _require_enabled(endpoint: Endpoint) -> None:
 
 
 class RedeliveryStore(StoreBase):
+    """The `Redelivery` port: a message sent again to one endpoint."""
+
     async def resend(self, endpoint: Endpoint, msg_id: str) -> None:
         """One manual attempt of a stored message to `endpoint`, whatever its filters say."""
         _require_enabled(endpoint)

@@ -73,6 +73,14 @@ def receiver() -> Iterator[Receiver]:
     running.stop()
 
 
+@pytest.fixture(scope="module")
+def operator() -> Iterator[Receiver]:
+    """The operator's receiver of operational webhooks (see live.operator_live_server)."""
+    running = Receiver().start()
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
     """`hookpost serve` on SQLite and on PostgreSQL, with compressed retry schedules."""

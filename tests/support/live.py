@@ -7,6 +7,7 @@ uids (`unique`). `Live.query` reads the server's own database, for asserting wha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -25,6 +26,7 @@ from hookpost.service.access import AccessService
 from hookpost.store import Stores
 from hookpost.store.database import Database
 from tests.support import databases
+from tests.support.receiver import Receiver
 from tests.support.server import TOKEN, ServerProcess
 
 T = TypeVar("T")
@@ -104,6 +106,26 @@ class Live:
         self.server.stop()
 
 
+@contextlib.contextmanager
+def serving(backend: str, folder: Path, env: Mapping[str, str] | None = None) -> Iterator[Live]:
+    """`hookpost serve` on a new database of `backend` (files in `folder`), until the block ends."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'hookpost.sqlite3'}"
+    else:
+        databases.require_postgres()
+        url = databases.create_postgres_database()
+    try:
+        process = ServerProcess(url, folder / "server.log", env=env).start()
+        live = Live(backend, url, process)
+        try:
+            yield live
+        finally:
+            live.close()
+    finally:
+        if backend == "postgres":
+            databases.drop_postgres_database(url)
+
+
 def live_server(env: Mapping[str, str] | None = None) -> Any:
     """A module-scoped fixture: one server on SQLite, then one on PostgreSQL.
 
@@ -114,22 +136,32 @@ def live_server(env: Mapping[str, str] | None = None) -> Any:
     def fixture(
         request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[Live]:
-        folder: Path = tmp_path_factory.mktemp(request.param)
-        if request.param == "sqlite":
-            url = f"sqlite:///{folder / 'hookpost.sqlite3'}"
-        else:
-            databases.require_postgres()
-            url = databases.create_postgres_database()
-        try:
-            process = ServerProcess(url, folder / "server.log", env=env).start()
-            live = Live(request.param, url, process)
-            try:
-                yield live
-            finally:
-                live.close()
-        finally:
-            if request.param == "postgres":
-                databases.drop_postgres_database(url)
+        with serving(request.param, tmp_path_factory.mktemp(request.param), env) as live:
+            yield live
+
+    return fixture
+
+
+OPERATOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def operator_live_server(env: Mapping[str, str]) -> Any:
+    """`live_server` whose HOOKPOST_OPERATIONAL_WEBHOOK_URL is the `operator` receiver (a
+    module fixture of conftest), signing with OPERATOR_SECRET."""
+
+    @pytest.fixture(scope="module", params=BACKENDS)
+    def fixture(
+        request: pytest.FixtureRequest,
+        operator: Receiver,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> Iterator[Live]:
+        configured = {
+            **env,
+            "HOOKPOST_OPERATIONAL_WEBHOOK_URL": f"{operator.url}/ops",
+            "HOOKPOST_OPERATIONAL_WEBHOOK_SECRET": OPERATOR_SECRET,
+        }
+        with serving(request.param, tmp_path_factory.mktemp(request.param), configured) as live:
+            yield live
 
     return fixture
 

@@ -60,6 +60,14 @@ def check_limit(limit: int) -> int:
     return limit
 
 
+STATUS_CODE_CLASSES = frozenset({0, 100, 200, 300, 400, 500})  # 0: no HTTP status at all
+
+
+def check_status_code_class(value: int | None, loc: tuple[str, str]) -> None:
+    if value is not None and value not in STATUS_CODE_CLASSES:
+        raise InvalidInput.at(loc, "status_code_class_unknown")
+
+
 def check_iterator(iterator: str | None, prefix: str) -> str | None:
     if iterator is None:
         return None

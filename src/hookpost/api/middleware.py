@@ -14,7 +14,7 @@ from datetime import timedelta
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hookpost.api.errors import SlowBody, send_error
-from hookpost.api.http import send_json
+from hookpost.api.http import replay_body, send_json
 from hookpost.core.errors import (
     AuthenticationFailed,
     Conflict,
@@ -103,16 +103,7 @@ class BodyLimitMiddleware:
         if body is None:
             await self._too_large(send)
             return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(body, receive), send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         chunks: list[bytes] = []

@@ -25,13 +25,18 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_token(entropy: bytes) -> str:
+def random_token(prefix: str, entropy: bytes) -> str:
+    """`prefix` and 43 base-62 characters of `entropy` (32 bytes: 256 bits)."""
     number = int.from_bytes(entropy, "big")
     chars = []
     for _ in range(43):
         number, digit = divmod(number, 62)
         chars.append(_ALPHABET[digit])
-    return KEY_PREFIX + "".join(chars)
+    return prefix + "".join(chars)
+
+
+def new_token(entropy: bytes) -> str:
+    return random_token(KEY_PREFIX, entropy)
 
 
 class AccessService:

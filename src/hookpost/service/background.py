@@ -27,7 +27,17 @@ from hookpost.store.ports import Lookups
 
 log = logging.getLogger("hookpost.tasks")
 MAX_WINDOW = timedelta(days=14, minutes=5)
-MAX_STATS_RANGE = timedelta(days=28, minutes=5)
+STATS_DAYS = 28  # the longest range the statistics routes (stats, attempt-stats) cover
+MAX_STATS_RANGE = timedelta(days=STATS_DAYS, minutes=5)  # with slack for the caller's clock
+
+
+def stats_since(since: datetime | None, until: datetime) -> datetime:
+    """Where a statistics range ending at `until` starts (`STATS_DAYS` earlier when not given),
+    once it is one the statistics accept: starting before it ends and not too long."""
+    since = since or until - timedelta(days=STATS_DAYS)
+    if since > until or until - since > MAX_STATS_RANGE:
+        raise BadRequest(code="invalid_range", message_id="range_too_long", days=STATS_DAYS)
+    return since
 
 
 @dataclass(frozen=True)
@@ -167,9 +177,7 @@ class TaskService:
         endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
         hour = timedelta(hours=1)
         until = until or self._clock()
-        since = since or until - MAX_STATS_RANGE + timedelta(minutes=5)
-        if since > until or until - since > MAX_STATS_RANGE:
-            raise BadRequest(code="invalid_range", message_id="range_too_long", days=28)
+        since = stats_since(since, until)
         start = since.replace(minute=0, second=0, microsecond=0)
         end = until.replace(minute=0, second=0, microsecond=0)
         end = end if end == until else end + hour

@@ -13,11 +13,9 @@ from hookpost.core import ids
 from hookpost.core.errors import BadRequest, NotFound
 from hookpost.core.fields import AttemptQuery
 from hookpost.core.models import Attempt, Delivery, Endpoint, Message, Page, Task
-from hookpost.service.background import TaskService
+from hookpost.service.background import TaskService, stats_since
 from hookpost.service.lookup import require_endpoint, require_message
 from hookpost.store.ports import HistoryReader, Lookups, Redelivery
-
-MAX_STATS_RANGE = timedelta(days=28, minutes=5)
 
 
 class HistoryService:
@@ -111,11 +109,9 @@ class HistoryService:
         endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
         now = self._clock()
         until = until or now
-        since = since or until - timedelta(days=28)
         if until > now + timedelta(minutes=5):
             raise BadRequest(code="invalid_range", message_id="until_in_future")
-        if since > until or until - since > MAX_STATS_RANGE:
-            raise BadRequest(code="invalid_range", message_id="range_too_long", days=28)
+        since = stats_since(since, until)
         return await self._store.endpoint_stats(org_id, endpoint.id, since, until)
 
     async def resend(self, org_id: str, app_ref: str, msg_ref: str, endpoint_ref: str) -> None:

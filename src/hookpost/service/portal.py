@@ -22,7 +22,7 @@ from hookpost.core.portal import (
     PortalSession,
     resolve_capabilities,
 )
-from hookpost.service.access import MAX_TOKEN_LENGTH, hash_token
+from hookpost.service.access import MAX_TOKEN_LENGTH, hash_token, random_token
 from hookpost.service.lookup import require_app
 from hookpost.store.portal import PortalGrants
 from hookpost.store.ports import Applications, Lookups
@@ -31,16 +31,6 @@ TOKEN_PREFIX = "hp_pt_"  # noqa: S105 - a portal token: an app-scoped key, never
 LINK_PREFIX = "hp_pl_"
 SESSION_PREFIX = "hp_ps_"
 LOGIN_PATH = "/portal/login"
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def _random(prefix: str, entropy: bytes) -> str:
-    number = int.from_bytes(entropy, "big")
-    chars = []
-    for _ in range(43):
-        number, digit = divmod(number, 62)
-        chars.append(_ALPHABET[digit])
-    return prefix + "".join(chars)
 
 
 def csrf_token(session_secret: str) -> str:
@@ -89,8 +79,8 @@ class PortalAccess:
                 ("body", "expiry"), "expiry_out_of_range", min=MIN_EXPIRY, max=MAX_EXPIRY
             )
         app_id = await self._application_id(org_id, app_ref, application)
-        token = _random(TOKEN_PREFIX, self._entropy(32))
-        link = _random(LINK_PREFIX, self._entropy(32))
+        token = random_token(TOKEN_PREFIX, self._entropy(32))
+        link = random_token(LINK_PREFIX, self._entropy(32))
         await self._grants.add(
             org_id=org_id,
             app_id=app_id,
@@ -155,7 +145,7 @@ class PortalAccess:
         grant = await self._grants.spend_link(hash_token(code))
         if grant is None:
             return None
-        secret = _random(SESSION_PREFIX, self._entropy(32))
+        secret = random_token(SESSION_PREFIX, self._entropy(32))
         session = await self._grants.open_session(grant, hash_token(secret), grant.expires_at)
         return secret, session
 

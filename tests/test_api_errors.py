@@ -76,12 +76,14 @@ def test_an_error_is_worded_by_its_message_id_and_keeps_its_code() -> None:
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "hookpost"
 # message_id="...", an error named by its code alone (the id defaults to it),
-# NotFound(entity="...") and InvalidInput.at(loc, "..."), over one or more lines.
+# NotFound(entity="..."), InvalidInput.at(loc, "...") and the rules' Problem.of("..."), over
+# one or more lines.
 RAISED = re.compile(
     r'message_id="(?P<id>[a-z_]+)"'
     r'|\(code="(?P<code>[a-z_]+)"\)'
     r'|NotFound\((?:[^()]*, )?entity="(?P<entity>[a-z_]+)"'
     r'|InvalidInput\.at\(\s*(?:\([^()]*\)|\w+),\s*"(?P<input>[a-z_]+)"'
+    r'|Problem\.of\(\s*"(?P<rule>[a-z_]+)"'
 )
 
 
@@ -140,3 +142,17 @@ async def test_handler_fast_path_and_middleware_answer_through_the_same_table(
         ("header", "idempotency-key"), "idempotency_key_too_long", limit=256
     )
     assert_rendered(refused, too_long)
+
+
+async def test_a_rule_of_core_broken_in_a_body_is_worded_by_its_id(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.post("/api/v1/app", json={"name": "a", "uid": "a b"}, headers=AUTH)
+    assert answer.status_code == 422
+    [problem] = answer.json()["detail"]
+    assert problem["loc"] == ["body", "uid"]
+    # The table's words, whether the rule is broken in a body (pydantic) or a path.
+    assert problem["msg"] == "must be 1-256 characters of letters, digits, '-', '_' or '.'"
+    path = await client.put("/api/v1/app/a%20b", json={"name": "a"}, headers=AUTH)
+    assert path.status_code == 422, path.text
+    assert path.json()["detail"][0]["msg"] == problem["msg"]

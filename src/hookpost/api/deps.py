@@ -91,7 +91,7 @@ def event_types_param(request: Request) -> tuple[str, ...] | None:
     for value in values or ():
         problem = names.check_event_type_name(value)
         if problem:
-            raise InvalidInput.said(("query", "event_types"), problem)
+            raise InvalidInput.broken(("query", "event_types"), problem)
     return values
 
 
@@ -103,7 +103,7 @@ def check_filters(channel: str | None, tag: str | None) -> None:
     ):
         problem = None if value is None else check(value)
         if problem:
-            raise InvalidInput.said(("query", field), problem)
+            raise InvalidInput.broken(("query", field), problem)
 
 
 Limit = Annotated[int, Query()]

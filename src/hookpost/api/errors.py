@@ -137,7 +137,12 @@ async def on_validation_error(_request: Request, exc: Exception) -> Response:
         if error.get("type") == "json_invalid":
             message = f"The body is not valid JSON: {error.get('ctx', {}).get('error', '')}"
         loc = tuple(p for p in error.get("loc", ()) if not isinstance(p, int) or p >= 0)
-        problems.append(errors.FieldProblem(loc, message, _readable_type(str(error["type"]))))
+        kind = _readable_type(str(error["type"]))
+        broken = error.get("ctx", {}).get("error")
+        if isinstance(broken, errors.RuleBroken):  # a rule of ours: its id, not pydantic's words
+            problems.append(errors.FieldProblem.of(loc, broken.problem, kind))
+        else:
+            problems.append(errors.FieldProblem(loc, message, kind))
     return json_response(validation_body(problems), 422)
 
 

@@ -89,6 +89,31 @@ class Unavailable(HookpostError):
 
 
 @dataclass(frozen=True)
+class Problem:
+    """Why a value breaks a rule, as the pure rules of core say it (names, headers, filters):
+    a message id and its parameters; `str()` is its English, for logs and the CLI."""
+
+    message_id: str
+    params: Mapping[str, str | int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, message_id: str, **params: str | int) -> Problem:
+        return cls(message_id, params)
+
+    def __str__(self) -> str:
+        return _plain(self.message_id, self.params)
+
+
+class RuleBroken(ValueError):
+    """A `Problem` raised where a library wants a ValueError (pydantic validators); the edge
+    reads the problem back from it."""
+
+    def __init__(self, broken: Problem) -> None:
+        super().__init__(str(broken))
+        self.problem = broken
+
+
+@dataclass(frozen=True)
 class FieldProblem:
     """One invalid input value: where it is, what is wrong, and a machine type.
 
@@ -102,6 +127,13 @@ class FieldProblem:
     type: str = "value_error"
     message_id: str = "invalid_value"
     params: Mapping[str, str | int] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, loc: tuple[str | int, ...], broken: Problem, type_: str = "value_error"
+    ) -> FieldProblem:
+        """The value at `loc` breaks a rule of core, as `broken` says."""
+        return cls(loc, str(broken), type_, broken.message_id, broken.params)
 
 
 class InvalidInput(HookpostError):
@@ -123,6 +155,13 @@ class InvalidInput(HookpostError):
     ) -> InvalidInput:
         """A value at `loc` breaks the rule `message_id` (worded by the edge's table)."""
         return cls([FieldProblem(loc, _plain(message_id, params), type_, message_id, params)])
+
+    @classmethod
+    def broken(
+        cls, loc: tuple[str | int, ...], broken: Problem, type_: str = "value_error"
+    ) -> InvalidInput:
+        """A value at `loc` breaks a rule of core, as `broken` says."""
+        return cls([FieldProblem.of(loc, broken, type_)])
 
     @classmethod
     def said(

@@ -83,6 +83,40 @@ ENGLISH: dict[str, str] = {
         "dns_timeout: the name servers of {host} did not answer within {seconds}s, so its "
         "addresses could not be checked; try again later"
     ),
+    # 422: the rules of core (names, headers, event-type filters), each at its `loc`
+    "uid_characters": "must be 1-256 characters of letters, digits, '-', '_' or '.'",
+    "uid_id_prefix": "must not start with '{prefix}', the prefix of generated ids",
+    "event_type_name_characters": (
+        "event type names are 1-256 characters of letters, digits, '-', '_' or '.'"
+    ),
+    "channel_characters": (
+        "channels are 1-128 characters of letters, digits, '-', '_', '.', ':' or '+'"
+    ),
+    "tag_characters": (
+        "tags are 1-128 characters of letters, digits, '-', '_', '.', '/', '\\' or '#'"
+    ),
+    "text_empty": "must not be empty",
+    "text_too_long": "must be at most {limit} characters",
+    "text_control_characters": "must not contain control characters",
+    "metadata_too_large": "metadata must be at most {limit} bytes serialized",
+    "metadata_control_characters": "metadata must not contain control characters",
+    "duplicates": "must not contain duplicates",
+    "header_name_invalid": "'{name}' is not a valid header name",
+    "header_set_by_hookpost": "'{name}' is set by hookpost and cannot be overridden",
+    "header_prefix_reserved": "header names starting with '{prefix}' are reserved",
+    "header_value_unprintable": (
+        "the value of '{name}' must be printable ASCII (no line breaks or control characters)"
+    ),
+    "header_value_too_long": "the value of '{name}' must be at most {limit} bytes",
+    "too_many_headers": "at most {limit} custom headers are allowed",
+    "header_names_repeat": "header names must be unique regardless of case",
+    "deliver_at_out_of_range": "deliverAt is out of range",
+    "deliver_at_too_far": "deliverAt must be at most {hours} hours in the future",
+    "retention_set_twice": "set payloadRetentionPeriod or payloadRetentionHours, not both",
+    "not_null": "cannot be null",
+    "wildcard_syntax": (
+        "'{entry}': wildcards are written as a prefix followed by '.*', e.g. 'invoice.*'"
+    ),
 }
 
 

@@ -55,7 +55,7 @@ class ApplicationService:
             # A later GET by the path value should find the app the PUT created.
             problem = names.check_uid(ref, ids.APPLICATION)
             if problem:
-                raise InvalidInput.said(("path", "app_id"), problem)
+                raise InvalidInput.broken(("path", "app_id"), problem)
             fields = ApplicationFields(fields.name, ref, fields.throttle_rate, fields.metadata)
         elif not names.is_name(ref):
             raise InvalidInput.at(("path", "app_id"), "not_an_application_ref")
@@ -80,7 +80,7 @@ class CatalogService:
     async def put(self, org_id: str, name: str, fields: EventTypeFields) -> tuple[EventType, bool]:
         problem = names.check_event_type_name(name)
         if problem:
-            raise InvalidInput.said(("path", "event_type_name"), problem)
+            raise InvalidInput.broken(("path", "event_type_name"), problem)
         return await self._store.put_event_type(org_id, name, fields)
 
     async def patch(self, org_id: str, name: str, changes: Mapping[str, Any]) -> EventType:

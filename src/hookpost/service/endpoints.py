@@ -76,7 +76,7 @@ class EndpointService:
             # endpoint, or every repeated PUT would create another one.
             problem = names.check_uid(ref, ids.ENDPOINT)
             if problem:
-                raise InvalidInput.said(("path", "endpoint_id"), problem)
+                raise InvalidInput.broken(("path", "endpoint_id"), problem)
             fields = EndpointFields(**{**vars(fields), "uid": ref})
         elif not names.is_name(ref):
             raise InvalidInput.at(("path", "endpoint_id"), "not_an_endpoint_ref")
@@ -137,7 +137,7 @@ class EndpointService:
                 merged[name] = value
         problem = header_rules.check_headers(merged)
         if problem:
-            raise InvalidInput.said(("body", "headers"), problem)
+            raise InvalidInput.broken(("body", "headers"), problem)
         return await self._update(endpoint, {"headers": merged})
 
     async def send_example(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hookpost.core.ids import IdFactory
-from hookpost.store import Store, migrate
+from hookpost.store import Stores, migrate
 from hookpost.store.database import Database
 from tests.support import databases
 from tests.support.receiver import Receiver
@@ -58,16 +58,24 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
+async def store(database_url: str) -> AsyncIterator[Stores]:
     database = Database(database_url)
     await migrate.upgrade(database)
     clock = lambda: datetime.now(UTC)  # noqa: E731
-    yield Store(database, clock, IdFactory(clock, os.urandom))
+    yield Stores(database, clock, IdFactory(clock, os.urandom))
     await database.close()
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    running = Receiver().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def operator() -> Iterator[Receiver]:
+    """The operator's receiver of operational webhooks (see live.operator_live_server)."""
     running = Receiver().start()
     yield running
     running.stop()

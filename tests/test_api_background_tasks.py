@@ -31,7 +31,7 @@ from svix.api import (
 from svix.exceptions import HttpError, HTTPValidationError
 
 from hookpost.core.models import TaskKind, TaskStatus
-from hookpost.store import Store
+from hookpost.store import Stores
 from hookpost.store.schema import background_tasks
 from tests.support.live import Live, live_server, unique
 from tests.support.receiver import Behaviour, Receiver
@@ -294,14 +294,14 @@ def test_a_task_left_running_by_a_dead_process_is_resumed_or_failed(
         svix.message.create(app, MessageIn(event_type="a.b", payload={"n": n}))
     app_id = svix.application.get(app).id
 
-    async def orphan(store: Store) -> tuple[str, str]:
-        org_id = (await store.ensure_organization()).id
+    async def orphan(store: Stores) -> tuple[str, str]:
+        org_id = (await store.access.ensure_organization()).id
         now = datetime.now(UTC)
         past = int((now - timedelta(seconds=5)).timestamp() * 1_000_000)
         made = []
         async with store.database.write() as conn:  # each row whole, in one statement
             for runs in (1, 5):
-                made.append(store._ids.new("qtask_"))
+                made.append(store.access._ids.new("qtask_"))
                 await conn.execute(
                     background_tasks.insert().values(
                         id=made[-1],

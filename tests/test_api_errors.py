@@ -4,13 +4,15 @@ route handlers, the publish fast path and the middleware all answer through it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
-from hookpost.api.errors import SlowBody, render
+from hookpost.api.errors import MESSAGES, SlowBody, render
 from hookpost.config import Settings
 from hookpost.core import errors
 from hookpost.runtime import open_runtime
@@ -41,11 +43,61 @@ def test_each_error_renders_its_status_code_and_detail(
 
 
 def test_invalid_input_renders_the_validation_shape() -> None:
-    rendered = render(errors.InvalidInput.at(("body", "uid"), "too long", "value_error.length"))
+    rendered = render(errors.InvalidInput.said(("body", "uid"), "too long", "value_error.length"))
     assert rendered.status == 422
     assert orjson.loads(rendered.body) == {
         "detail": [{"loc": ["body", "uid"], "msg": "too long", "type": "value_error.length"}]
     }
+
+
+def test_an_input_problem_is_worded_by_its_message_id() -> None:
+    problem = errors.InvalidInput.at(("query", "limit"), "limit_too_high", limit=250)
+    assert problem.problems[0].message_id == "limit_too_high"
+    assert problem.problems[0].params == {"limit": 250}
+    assert orjson.loads(render(problem).body) == {
+        "detail": [
+            {
+                "loc": ["query", "limit"],
+                "msg": "Given limit must not exceed 250",
+                "type": "value_error",
+            }
+        ]
+    }
+
+
+def test_an_error_is_worded_by_its_message_id_and_keeps_its_code() -> None:
+    error = errors.BadRequest(code="limit_reached", message_id="too_many_old_secrets", limit=10)
+    assert error.message_id == "too_many_old_secrets"
+    assert orjson.loads(render(error).body) == {
+        "code": "limit_reached",
+        "detail": "at most 10 old secrets may be valid at once; wait for one to expire",
+    }
+
+
+SOURCE = Path(__file__).resolve().parents[1] / "src" / "hookpost"
+# message_id="...", an error named by its code alone (the id defaults to it),
+# NotFound(entity="..."), InvalidInput.at(loc, "...") and the rules' Problem.of("..."), over
+# one or more lines.
+RAISED = re.compile(
+    r'message_id="(?P<id>[a-z_]+)"'
+    r'|\(code="(?P<code>[a-z_]+)"\)'
+    r'|NotFound\((?:[^()]*, )?entity="(?P<entity>[a-z_]+)"'
+    r'|InvalidInput\.at\(\s*(?:\([^()]*\)|\w+),\s*"(?P<input>[a-z_]+)"'
+    r'|Problem\.of\(\s*"(?P<rule>[a-z_]+)"'
+)
+
+
+def test_every_message_id_raised_has_its_english() -> None:
+    raised = set()
+    for path in SOURCE.rglob("*.py"):
+        for found in RAISED.finditer(path.read_text()):
+            kind = found.lastgroup
+            name = found.group(kind)
+            raised.add(f"{name}_not_found" if kind == "entity" else name)
+    assert len(raised) > 40  # the pattern still finds the raise sites
+    assert sorted(raised - set(MESSAGES)) == ["validation_error"]  # worded per problem
+    # Every line of the table is raised somewhere (no dead words for the portal to translate).
+    assert sorted(set(MESSAGES) - raised) == []
 
 
 def test_an_unavailable_database_says_when_to_retry() -> None:
@@ -87,6 +139,20 @@ async def test_handler_fast_path_and_middleware_answer_through_the_same_table(
         "/api/v1/app", json={"name": "a"}, headers={**AUTH, "idempotency-key": "k" * 300}
     )
     too_long = errors.InvalidInput.at(
-        ("header", "idempotency-key"), "must be at most 256 ASCII characters"
+        ("header", "idempotency-key"), "idempotency_key_too_long", limit=256
     )
     assert_rendered(refused, too_long)
+
+
+async def test_a_rule_of_core_broken_in_a_body_is_worded_by_its_id(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.post("/api/v1/app", json={"name": "a", "uid": "a b"}, headers=AUTH)
+    assert answer.status_code == 422
+    [problem] = answer.json()["detail"]
+    assert problem["loc"] == ["body", "uid"]
+    # The table's words, whether the rule is broken in a body (pydantic) or a path.
+    assert problem["msg"] == "must be 1-256 characters of letters, digits, '-', '_' or '.'"
+    path = await client.put("/api/v1/app/a%20b", json={"name": "a"}, headers=AUTH)
+    assert path.status_code == 422, path.text
+    assert path.json()["detail"][0]["msg"] == problem["msg"]

@@ -6,8 +6,6 @@ the notices each organization's endpoints receive from real deliveries failing o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,46 +23,14 @@ from svix.api import (
 )
 from svix.exceptions import HttpError, HTTPValidationError
 
-from tests.support import databases
-from tests.support.live import Live, unique
+from tests.support.live import OPERATOR_SECRET, Live, operator_live_server, unique
 from tests.support.receiver import Behaviour, Receiver
-from tests.support.server import ServerProcess
 from tests.support.waiting import eventually
 
-OPERATOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 API_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
 
 
-@pytest.fixture(scope="module")
-def operator() -> Iterator[Receiver]:
-    running = Receiver().start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def live(
-    request: pytest.FixtureRequest, operator: Receiver, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Live]:
-    folder: Path = tmp_path_factory.mktemp(request.param)
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'hookpost.sqlite3'}"
-    else:
-        databases.require_postgres()
-        url = databases.create_postgres_database()
-    env = {
-        "HOOKPOST_RETRY_SCHEDULE": "0.1,0.1",
-        "HOOKPOST_OPERATIONAL_WEBHOOK_URL": f"{operator.url}/ops",
-        "HOOKPOST_OPERATIONAL_WEBHOOK_SECRET": OPERATOR_SECRET,
-    }
-    process = ServerProcess(url, folder / "server.log", env=env).start()
-    live = Live(request.param, url, process)
-    try:
-        yield live
-    finally:
-        live.close()
-        if request.param == "postgres":
-            databases.drop_postgres_database(url)
+live = operator_live_server({"HOOKPOST_RETRY_SCHEDULE": "0.1,0.1"})
 
 
 def exhausted_for(receiver: Receiver, endpoint_id: str) -> list[Any]:

@@ -18,7 +18,7 @@ from hookpost.core.fields import ApplicationFields, EndpointFields, NewMessage
 from hookpost.core.ids import IdFactory
 from hookpost.core.models import DeliveryState, Task, TaskKind, TaskStatus
 from hookpost.service.background import TaskRunner
-from hookpost.store import Store
+from hookpost.store import Stores
 from hookpost.store.background_tasks import BackgroundTaskStore, LeaseLost
 from hookpost.store.schema import deliveries, messages
 
@@ -34,25 +34,25 @@ class Clock:
         return self.now
 
 
-async def app_with_messages(store: Store, count: int) -> tuple[str, str, str, list[str]]:
-    org = (await store.create_organization("tasks")).id
-    app = (await store.create_application(org, ApplicationFields("tasks"))).id
-    endpoint = await store.create_endpoint(
+async def app_with_messages(store: Stores, count: int) -> tuple[str, str, str, list[str]]:
+    org = (await store.access.create_organization("tasks")).id
+    app = (await store.applications.create_application(org, ApplicationFields("tasks"))).id
+    endpoint = await store.endpoints.create_endpoint(
         org, app, EndpointFields(url="https://example.com/hook"), SECRET
     )
     sent = []
     for n in range(count):
         new = NewMessage(event_type="a.b", payload=b'{"n":%d}' % n)
-        sent.append((await store.publish(org, app, new)).message.id)
+        sent.append((await store.publishing.publish(org, app, new)).message.id)
     return org, app, endpoint.id, sorted(sent)  # in id order (ids of one second may not be)
 
 
-def tasks_of(store: Store, clock: Clock, batch: int) -> BackgroundTaskStore:
+def tasks_of(store: Stores, clock: Clock, batch: int) -> BackgroundTaskStore:
     return BackgroundTaskStore(store.database, clock, IdFactory(clock, os.urandom), batch=batch)
 
 
 async def test_a_purge_runs_in_batches_and_passes_on_when_its_lease_runs_out(
-    store: Store,
+    store: Stores,
 ) -> None:
     org, app, _, sent = await app_with_messages(store, 5)
     clock = Clock()
@@ -96,7 +96,7 @@ async def test_a_purge_runs_in_batches_and_passes_on_when_its_lease_runs_out(
     assert left == 0
 
 
-async def test_a_task_that_keeps_dying_is_marked_failed(store: Store) -> None:
+async def test_a_task_that_keeps_dying_is_marked_failed(store: Stores) -> None:
     org, app, _, _ = await app_with_messages(store, 1)
     clock = Clock()
     tasks = tasks_of(store, clock, batch=2)
@@ -116,7 +116,7 @@ async def test_a_task_that_keeps_dying_is_marked_failed(store: Store) -> None:
     assert failed.data == {"messagesPurged": 0}
 
 
-async def test_recover_queues_failed_deliveries_batch_by_batch(store: Store) -> None:
+async def test_recover_queues_failed_deliveries_batch_by_batch(store: Stores) -> None:
     org, app, endpoint, sent = await app_with_messages(store, 7)
     async with store.database.write() as conn:  # as the worker leaves them once exhausted
         await conn.execute(
@@ -159,7 +159,7 @@ async def test_recover_queues_failed_deliveries_batch_by_batch(store: Store) -> 
         assert sorted(manual) == sorted(sent[:5])
 
 
-async def test_a_runner_stops_when_told(store: Store) -> None:
+async def test_a_runner_stops_when_told(store: Stores) -> None:
     clock = Clock()
     runner = TaskRunner(tasks_of(store, clock, batch=2), lease=LEASE)
     stop = asyncio.Event()
@@ -169,7 +169,7 @@ async def test_a_runner_stops_when_told(store: Store) -> None:
     await asyncio.wait_for(running, timeout=10)
 
 
-async def test_requests_are_served_between_the_batches_of_a_large_recover(store: Store) -> None:
+async def test_requests_are_served_between_the_batches_of_a_large_recover(store: Stores) -> None:
     """A recover of 1,500 failed messages runs as three batches of 500; a reader running
     beside it gets answers between every two batches (the API is not held up)."""
     org, app, endpoint, _ = await app_with_messages(store, 0)
@@ -228,7 +228,7 @@ async def test_requests_are_served_between_the_batches_of_a_large_recover(store:
 
     async def reader() -> None:
         while not done.is_set():
-            assert await store.get_application(org, app) is not None
+            assert await store.lookups.get_application(org, app) is not None
             marks.append("read")
             await asyncio.sleep(0)
 

@@ -31,16 +31,16 @@ async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 async def tenant(queue: Queue, name: str) -> tuple[str, str]:
     """A new application with one endpoint: (app id, endpoint id)."""
-    app = (await queue.store.create_application(queue.org, ApplicationFields(name))).id
+    app = (await queue.store.applications.create_application(queue.org, ApplicationFields(name))).id
     fields = EndpointFields(url=f"https://{name}.example.com/hook")
-    endpoint = (await queue.store.create_endpoint(queue.org, app, fields, SECRET)).id
+    endpoint = (await queue.store.endpoints.create_endpoint(queue.org, app, fields, SECRET)).id
     return app, endpoint
 
 
 async def publish_to(queue: Queue, app: str, count: int) -> None:
     for n in range(count):
         new = NewMessage(event_type="invoice.paid", payload=b'{"n":%d}' % n)
-        await queue.store.publish(queue.org, app, new)
+        await queue.store.publishing.publish(queue.org, app, new)
         queue.clock.now += timedelta(seconds=1)  # due in publishing order
 
 

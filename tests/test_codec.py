@@ -7,7 +7,7 @@ import pytest
 from hookpost import codec
 from hookpost.core.errors import InvalidInput
 from hookpost.service.messages import MessageService, Publication
-from hookpost.store import Store
+from hookpost.store import Stores
 
 
 @pytest.mark.parametrize(
@@ -38,10 +38,12 @@ def test_pairs_and_lookalikes_pass_exactly(document: bytes, written: bytes | Non
     assert codec.dumps(codec.loads(document)) == (written or document)
 
 
-async def test_publishing_text_utf8_cannot_carry_is_invalid_input(store: Store) -> None:
+async def test_publishing_text_utf8_cannot_carry_is_invalid_input(store: Stores) -> None:
     """A caller inside the process (not through the codec) gets a 422, not a crash."""
-    service = MessageService(store, 1_000_000, lambda: None)
-    org = await store.create_organization("codec")
+    service = MessageService(
+        store.lookups, store.publishing, store.messages, 1_000_000, lambda: None
+    )
+    org = await store.access.create_organization("codec")
     for publication, loc in [
         (Publication("t.x", {"s": "\ud800"}), ("body", "payload")),
         (

@@ -113,7 +113,12 @@ def test_failures_then_success_are_three_attempts_in_order(live: Live, receiver:
     assert oldest["statusCodeName"] == "Internal Server Error"
     assert middle["statusCodeName"] == "Service Unavailable"
     assert oldest["errorClass"] == "http_status"
+    assert oldest["errorCode"] == "http_status"  # beside errorMessage, the id it words
     assert newest["errorClass"] is None
+    assert newest["errorCode"] is None
+    # The official SDK parses attempts carrying the extra field (its models ignore extras).
+    parsed = attempts(live, app_id, msg_id, 3)
+    assert [a.response_status_code for a in parsed] == [200, 503, 500]
     ids = receiver.received_ids()
     assert ids == [msg_id] * 3  # the same webhook-id on every retry
     timestamps = [r.headers["webhook-timestamp"] for r in receiver.requests]
@@ -172,6 +177,7 @@ def test_a_receiver_slower_than_the_timeout_is_a_failure_without_status(
     assert first["status"] == 2
     assert first["responseStatusCode"] == 0
     assert first["errorClass"] == "timeout"
+    assert first["errorCode"] == "response_timeout"
 
 
 def test_resend_is_a_manual_attempt_with_the_same_id(live: Live, receiver: Receiver) -> None:

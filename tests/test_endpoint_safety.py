@@ -172,7 +172,7 @@ async def test_the_test_delivery_explains_a_failing_receiver_without_counting_it
     assert result["errorClass"] == "http_status"
     assert result["response"] == "boom"
     org = await runtime.services.access.default_organization()
-    endpoint = await runtime.store.get_endpoint(org.id, app, ep)
+    endpoint = await runtime.store.lookups.get_endpoint(org.id, app, ep)
     assert endpoint is not None
     assert endpoint.failing_since is None  # the failure clock did not start
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from hookpost.core.fields import ApplicationFields, NewMessage
 from hookpost.core.ids import IdFactory
 from hookpost.service.message_order import BEGINNING, FeedReader, PublicationOrder
-from hookpost.store import Store
+from hookpost.store import Stores
 from hookpost.store.message_feed import MessageFeed
 
 WINDOW = timedelta(seconds=1)
@@ -26,19 +26,21 @@ class Clock:
         return self.now
 
 
-async def test_late_commits_inside_the_window_are_not_skipped(store: Store) -> None:
+async def test_late_commits_inside_the_window_are_not_skipped(store: Stores) -> None:
     start = datetime.now(UTC)
     id_clock = Clock(start)
     # Same database, but ids are taken at times this test chooses: a "slow" publish.
-    publisher = Store(store.database, id_clock, IdFactory(id_clock, os.urandom))
-    org = (await store.create_organization(f"feed-{os.urandom(4).hex()}")).id
-    app = (await store.create_application(org, ApplicationFields("feed"))).id
+    publisher = Stores(store.database, id_clock, IdFactory(id_clock, os.urandom))
+    org = (await store.access.create_organization(f"feed-{os.urandom(4).hex()}")).id
+    app = (await store.applications.create_application(org, ApplicationFields("feed"))).id
     reader_clock = Clock(start)
     reader = FeedReader(MessageFeed(store.database), PublicationOrder(reader_clock, WINDOW))
 
     async def publish_with_id_taken_at(at: datetime) -> str:
         id_clock.now = at
-        return (await publisher.publish(org, app, NewMessage("feed.test", b"{}"))).message.id
+        return (
+            await publisher.publishing.publish(org, app, NewMessage("feed.test", b"{}"))
+        ).message.id
 
     settled = await publish_with_id_taken_at(start - timedelta(seconds=3))
     fresh = await publish_with_id_taken_at(start)
@@ -62,11 +64,11 @@ async def test_late_commits_inside_the_window_are_not_skipped(store: Store) -> N
     assert too_late in [m.id for m in (await reader.scan(app, BEGINNING, 100)).messages]
 
 
-async def test_sparse_filters_are_bounded_per_call(store: Store) -> None:
-    org = (await store.create_organization(f"feed-{os.urandom(4).hex()}")).id
-    app = (await store.create_application(org, ApplicationFields("feed"))).id
+async def test_sparse_filters_are_bounded_per_call(store: Stores) -> None:
+    org = (await store.access.create_organization(f"feed-{os.urandom(4).hex()}")).id
+    app = (await store.applications.create_application(org, ApplicationFields("feed"))).id
     for n in range(30):
-        await store.publish(org, app, NewMessage("common" if n < 29 else "rare", b"{}"))
+        await store.publishing.publish(org, app, NewMessage("common" if n < 29 else "rare", b"{}"))
     later = Clock(datetime.now(UTC) + timedelta(seconds=5))
     reader = FeedReader(MessageFeed(store.database), PublicationOrder(later, WINDOW))
     batch = await reader.scan(app, BEGINNING, 10, event_type="rare")
@@ -80,13 +82,15 @@ async def test_sparse_filters_are_bounded_per_call(store: Store) -> None:
     assert rest.done
 
 
-async def test_pages_are_bounded_in_bytes(store: Store) -> None:
-    org = (await store.create_organization(f"feed-{os.urandom(4).hex()}")).id
-    app = (await store.create_application(org, ApplicationFields("feed"))).id
+async def test_pages_are_bounded_in_bytes(store: Stores) -> None:
+    org = (await store.access.create_organization(f"feed-{os.urandom(4).hex()}")).id
+    app = (await store.applications.create_application(org, ApplicationFields("feed"))).id
     published = []
     for n in range(5):
         payload = b'{"pad": "' + b"x" * 20 + b'", "n": %d}' % n  # 36 bytes
-        published.append((await store.publish(org, app, NewMessage("big", payload))).message.id)
+        published.append(
+            (await store.publishing.publish(org, app, NewMessage("big", payload))).message.id
+        )
     feed = MessageFeed(store.database, page_bytes=80)
     later = datetime.now(UTC) + timedelta(seconds=5)
     horizon = PublicationOrder(Clock(later), WINDOW).horizon()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,57 +17,17 @@ from hookpost.core.fields import ApplicationFields
 from hookpost.core.ids import IdFactory
 from hookpost.service.endpoints import EndpointService
 from hookpost.service.messages import MessageService
-from hookpost.service.operational import APP_NAME, APP_UID, OperationalWebhooks
-from hookpost.store import Store, migrate
+from hookpost.service.operational import APP_NAME, APP_UID, OperationalApps, OperationalWebhooks
+from hookpost.store import Stores, migrate
 from hookpost.store.database import Database
 from hookpost.store.schema import applications
-from tests.support import databases
-from tests.support.live import Live, clock, unique
+from tests.support.live import OPERATOR_SECRET, Live, clock, operator_live_server, unique
 from tests.support.receiver import Behaviour, Receiver
-from tests.support.server import ServerProcess
 from tests.support.waiting import eventually
 
-OPERATOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-@pytest.fixture(scope="module")
-def operator() -> Iterator[Receiver]:
-    running = Receiver().start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def live(
-    request: pytest.FixtureRequest, operator: Receiver, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Live]:
-    folder: Path = tmp_path_factory.mktemp(request.param)
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'hookpost.sqlite3'}"
-    else:
-        databases.require_postgres()
-        url = databases.create_postgres_database()
-    env = {
-        "HOOKPOST_RETRY_SCHEDULE": "0.1,0.1,0.1,0.1",
-        "HOOKPOST_DISABLE_AFTER": "0.3s",
-        "HOOKPOST_OPERATIONAL_WEBHOOK_URL": f"{operator.url}/ops",
-        "HOOKPOST_OPERATIONAL_WEBHOOK_SECRET": OPERATOR_SECRET,
-    }
-    process = ServerProcess(url, folder / "server.log", env=env).start()
-    live = Live(request.param, url, process)
-    try:
-        yield live
-    finally:
-        live.close()
-        if request.param == "postgres":
-            databases.drop_postgres_database(url)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    running = Receiver().start()
-    yield running
-    running.stop()
+live = operator_live_server(
+    {"HOOKPOST_RETRY_SCHEDULE": "0.1,0.1,0.1,0.1", "HOOKPOST_DISABLE_AFTER": "0.3s"}
+)
 
 
 def notices(operator: Receiver, endpoint_id: str) -> list[dict[str, Any]]:
@@ -159,31 +117,46 @@ async def test_configuring_moves_the_application_out_of_the_default_organization
 ) -> None:
     database = Database(empty_database_url)
     await migrate.upgrade(database)
-    store = Store(database, clock, IdFactory(clock, os.urandom))
+    store = Stores(database, clock, IdFactory(clock, os.urandom))
 
     async def any_url(url: str) -> str:
         return url
 
-    messages = MessageService(store, 1_000_000, lambda: None)
-    endpoints = EndpointService(store, messages, os.urandom, any_url)
+    messages = MessageService(
+        store.lookups, store.publishing, store.messages, 1_000_000, lambda: None
+    )
+    endpoints = EndpointService(
+        store.lookups,
+        store.endpoints,
+        store.event_types,
+        messages,
+        entropy=os.urandom,
+        check_url=any_url,
+    )
+
+    def apps() -> OperationalApps:
+        return OperationalApps(store.access, store.applications, store.lookups)
+
     try:
-        internal = await store.ensure_internal_organization()
-        default = await store.ensure_organization()
+        internal = await store.access.ensure_internal_organization()
+        default = await store.access.ensure_organization()
         assert default.id != internal.id  # the internal one never becomes the default
-        legacy, _ = await store.get_or_create_application(
+        legacy, _ = await store.applications.get_or_create_application(
             default.id, ApplicationFields(APP_NAME, APP_UID)
         )
-        ops = OperationalWebhooks(store, messages, endpoints)
+        ops = OperationalWebhooks(apps(), messages, endpoints)
         app = await ops.configure("http://127.0.0.1:9/ops", None)
         assert app.org_id == internal.id
-        assert await store.get_application(default.id, APP_UID) is None
-        page = await store.list_applications(default.id, limit=50, iterator=None, descending=False)
+        assert await store.lookups.get_application(default.id, APP_UID) is None
+        page = await store.applications.list_applications(
+            default.id, limit=50, iterator=None, descending=False
+        )
         assert page.items == []
-        again = await OperationalWebhooks(store, messages, endpoints).configure(
+        again = await OperationalWebhooks(apps(), messages, endpoints).configure(
             "http://127.0.0.1:9/ops2", None
         )
         assert again.id == app.id
-        assert (await store.ensure_organization()).id == default.id
+        assert (await store.access.ensure_organization()).id == default.id
         assert legacy.id != app.id
     finally:
         await database.close()

@@ -36,7 +36,7 @@ from hookpost.core.ids import IdFactory
 from hookpost.core.models import Claim, DeliveryState, TaskKind, TaskStatus
 from hookpost.core.outcomes import AttemptRecord, Decision, ErrorClass, Outcome
 from hookpost.service.background import TaskRunner
-from hookpost.store import Store, migrate
+from hookpost.store import Stores, migrate
 from hookpost.store.background_tasks import BackgroundTaskStore
 from hookpost.store.database import Database
 from tests.support import databases
@@ -183,17 +183,21 @@ def _record(claim: Claim, status: int, state: DeliveryState, at: datetime) -> At
     return AttemptRecord(f"atmpt_{os.urandom(8).hex()}", claim, outcome, decision, at)
 
 
-async def _workload(store: Store, clock: Clock) -> None:
+async def _workload(store: Stores, clock: Clock) -> None:
     """What a busy deployment does all day, once each."""
-    org = (await store.create_organization("plans")).id
-    app = (await store.create_application(org, ApplicationFields("app", uid="shop"))).id
+    org = (await store.access.create_organization("plans")).id
+    app = (
+        await store.applications.create_application(org, ApplicationFields("app", uid="shop"))
+    ).id
     endpoint = (
-        await store.create_endpoint(org, app, EndpointFields(url="https://example.com/a"), SECRET)
+        await store.endpoints.create_endpoint(
+            org, app, EndpointFields(url="https://example.com/a"), SECRET
+        )
     ).id
     new = NewMessage(event_type="invoice.paid", payload=b'{"id":"inv_1"}', event_id="evt_1")
-    first = await store.publish(org, app, new, idempotency_key="k1")
-    await store.publish(org, "shop", new, idempotency_key="k1")  # the key answers again
-    await store.publish(
+    first = await store.publishing.publish(org, app, new, idempotency_key="k1")
+    await store.publishing.publish(org, "shop", new, idempotency_key="k1")  # the key answers again
+    await store.publishing.publish(
         org,
         "new-shop",
         NewMessage(event_type="invoice.paid", payload=b"{}"),
@@ -201,37 +205,39 @@ async def _workload(store: Store, clock: Clock) -> None:
         idempotency_key="k2",
     )
     recorder = Recorder()
-    store.handover = recorder
-    await store.publish(org, app, NewMessage(event_type="a.b", payload=b"{}"), idempotency_key="k3")
-    store.handover = None
-    claims = await store.claim_due(10, LEASE)
+    store.publishing.handover = recorder
+    await store.publishing.publish(
+        org, app, NewMessage(event_type="a.b", payload=b"{}"), idempotency_key="k3"
+    )
+    store.publishing.handover = None
+    claims = await store.queue.claim_due(10, LEASE)
     claims += recorder.claims
     # A failure (starts the endpoint's failing clock), then a success (clears it).
-    await store.record_attempts([_record(claims[0], 500, DeliveryState.PENDING, clock.now)])
-    await store.record_attempts(
+    await store.queue.record_attempts([_record(claims[0], 500, DeliveryState.PENDING, clock.now)])
+    await store.queue.record_attempts(
         [_record(c, 200, DeliveryState.SUCCEEDED, clock.now) for c in claims[1:]]
     )
-    await store.next_due_at()
-    await store.claim_idempotency_key(
+    await store.queue.next_due_at()
+    await store.access.claim_idempotency_key(
         "hash-plans", lock_for=timedelta(seconds=30), keep_for=timedelta(hours=1)
     )
-    await store.finish_idempotency_key("hash-plans", 202, b"{}")
+    await store.access.finish_idempotency_key("hash-plans", 202, b"{}")
     msg = first.message.id
-    await store.get_message(org, app, msg)
-    await store.get_message(org, app, "evt_1")
-    await store.list_messages(org, app, MessageQuery(event_types=("invoice.paid",)))
-    await store.list_attempts(org, app, AttemptQuery())
-    await store.list_attempts(org, app, AttemptQuery(), msg_id=msg)
-    await store.list_attempts(org, app, AttemptQuery(endpoint_id=endpoint, status=0))
-    await store.list_endpoint_messages(org, endpoint, AttemptQuery())
-    await store.list_message_destinations(org, msg, limit=10, iterator=None)
-    target = await store.get_endpoint(org, app, endpoint)
+    await store.lookups.get_message(org, app, msg)
+    await store.lookups.get_message(org, app, "evt_1")
+    await store.messages.list_messages(org, app, MessageQuery(event_types=("invoice.paid",)))
+    await store.history.list_attempts(org, app, AttemptQuery())
+    await store.history.list_attempts(org, app, AttemptQuery(), msg_id=msg)
+    await store.history.list_attempts(org, app, AttemptQuery(endpoint_id=endpoint, status=0))
+    await store.history.list_endpoint_messages(org, endpoint, AttemptQuery())
+    await store.history.list_message_destinations(org, msg, limit=10, iterator=None)
+    target = await store.lookups.get_endpoint(org, app, endpoint)
     assert target is not None
-    await store.resend(target, msg)
+    await store.redelivery.resend(target, msg)
     await _background_tasks(store, clock, org, app, endpoint)
 
 
-async def _background_tasks(store: Store, clock: Clock, org: str, app: str, endpoint: str) -> None:
+async def _background_tasks(store: Stores, clock: Clock, org: str, app: str, endpoint: str) -> None:
     """Every background task and the queries beside them, each run to its end."""
     tasks = BackgroundTaskStore(store.database, clock, IdFactory(clock, os.urandom))
     day = {"since": (clock.now - timedelta(days=1)).isoformat(), "until": clock.now.isoformat()}
@@ -328,7 +334,7 @@ async def test_no_hot_statement_scans_a_growing_table(seeded_url: str) -> None:
         await migrate.upgrade(database)
         await _seed(database, seeded_url, statistics="without" not in seeded_url)
         clock = Clock()
-        store = Store(database, clock, IdFactory(clock, os.urandom))
+        store = Stores(database, clock, IdFactory(clock, os.urandom))
         captured.recording = True
         await _workload(store, clock)
         captured.recording = False
@@ -363,7 +369,7 @@ async def test_sqlite_statistics_are_gathered_as_hookpost_runs(tmp_path: Path) -
         await migrate.upgrade(database)
         await _seed(database, url, statistics=False)
         clock = Clock()
-        store = Store(database, clock, IdFactory(clock, os.urandom))
+        store = Stores(database, clock, IdFactory(clock, os.urandom))
         await _workload(store, clock)
     finally:
         await database.close()

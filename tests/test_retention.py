@@ -24,7 +24,7 @@ from hookpost.core.ids import IdFactory
 from hookpost.core.models import Claim, DeliveryState
 from hookpost.core.outcomes import AttemptRecord, Decision, ErrorClass, Outcome
 from hookpost.service.retention import Retention, RetentionPolicy
-from hookpost.store import Store, migrate
+from hookpost.store import Stores, migrate
 from hookpost.store.database import Database
 from hookpost.store.retention import RetentionStore
 from hookpost.store.schema import attempts, deliveries, idempotency_keys, messages, retention_runs
@@ -57,7 +57,7 @@ async def publish(queue: Queue, retention_days: float, body: bytes = b'{"n":1}')
     new = NewMessage(
         event_type="invoice.paid", payload=body, retention_seconds=retention_days * 86400
     )
-    return (await queue.store.publish(queue.org, queue.app, new)).message.id
+    return (await queue.store.publishing.publish(queue.org, queue.app, new)).message.id
 
 
 async def deliver(queue: Queue, *, succeed: set[str]) -> None:
@@ -105,7 +105,7 @@ async def test_a_pass_removes_what_expired_and_keeps_the_rest(queue: Queue) -> N
     long = await publish(queue, 90)
     waiting = await publish(queue, 1)  # its delivery will still be pending
     await deliver(queue, succeed={short, long})
-    access = queue.store
+    access = queue.store.access
     for n, keep_for in enumerate([timedelta(hours=1), timedelta(days=5)]):
         await access.claim_idempotency_key(f"key{n}", lock_for=LEASE, keep_for=keep_for)
         await access.finish_idempotency_key(f"key{n}", 200, b"{}")
@@ -215,35 +215,37 @@ async def test_the_loop_runs_a_pass_and_stops(queue: Queue) -> None:
 
 
 async def test_a_message_key_answers_only_within_its_ttl(queue: Queue) -> None:
-    store = Store(
+    store = Stores(
         queue.store.database,
         queue.clock,
         IdFactory(queue.clock, os.urandom),
         idempotency_ttl=timedelta(seconds=1),
     )
     new = NewMessage(event_type="invoice.paid", payload=b"{}")
-    first = await store.publish(queue.org, queue.app, new, idempotency_key="k")
+    first = await store.publishing.publish(queue.org, queue.app, new, idempotency_key="k")
     queue.clock.now += timedelta(milliseconds=500)
-    same = await store.publish(queue.org, queue.app, new, idempotency_key="k")
+    same = await store.publishing.publish(queue.org, queue.app, new, idempotency_key="k")
     assert (same.message.id, same.created) == (first.message.id, False)
     queue.clock.now += timedelta(seconds=2)
-    later = await store.publish(queue.org, queue.app, new, idempotency_key="k")
+    later = await store.publishing.publish(queue.org, queue.app, new, idempotency_key="k")
     assert later.created
     assert later.message.id != first.message.id
     queue.clock.now += timedelta(milliseconds=500)
-    again = await store.publish(queue.org, queue.app, new, idempotency_key="k")
+    again = await store.publishing.publish(queue.org, queue.app, new, idempotency_key="k")
     assert again.message.id == later.message.id
 
 
 async def test_an_idempotency_record_answers_only_within_its_ttl(queue: Queue) -> None:
     store = queue.store
-    await store.claim_idempotency_key("h", lock_for=LEASE, keep_for=timedelta(seconds=1))
-    await store.finish_idempotency_key("h", 200, b"{}")
-    kept = await store.claim_idempotency_key("h", lock_for=LEASE, keep_for=timedelta(seconds=1))
+    await store.access.claim_idempotency_key("h", lock_for=LEASE, keep_for=timedelta(seconds=1))
+    await store.access.finish_idempotency_key("h", 200, b"{}")
+    kept = await store.access.claim_idempotency_key(
+        "h", lock_for=LEASE, keep_for=timedelta(seconds=1)
+    )
     assert kept is not None
     assert kept.body == b"{}"
     queue.clock.now += timedelta(seconds=2)
-    assert await store.claim_idempotency_key("h", lock_for=LEASE, keep_for=LEASE) is None
+    assert await store.access.claim_idempotency_key("h", lock_for=LEASE, keep_for=LEASE) is None
 
 
 async def test_sqlite_gives_freed_pages_back(tmp_path: Path) -> None:
@@ -293,9 +295,9 @@ async def test_an_old_sqlite_file_is_named_and_still_cleaned(
 async def test_many_expired_keys_go_batch_by_batch(queue: Queue) -> None:
     for n in range(7):
         ttl = timedelta(minutes=1 + n % 3)  # some expire at the same time
-        await queue.store.claim_idempotency_key(f"old{n}", lock_for=LEASE, keep_for=ttl)
-        await queue.store.finish_idempotency_key(f"old{n}", 200, b"{}")
-    await queue.store.claim_idempotency_key("running", lock_for=DAY, keep_for=LEASE)
+        await queue.store.access.claim_idempotency_key(f"old{n}", lock_for=LEASE, keep_for=ttl)
+        await queue.store.access.finish_idempotency_key(f"old{n}", 200, b"{}")
+    await queue.store.access.claim_idempotency_key("running", lock_for=DAY, keep_for=LEASE)
     queue.clock.now += timedelta(hours=1)
     run = await retention(queue, batch=2).run_once()
     assert run is not None

@@ -22,7 +22,7 @@ from hookpost.config import Settings
 from hookpost.core.errors import Unavailable
 from hookpost.core.ids import IdFactory
 from hookpost.runtime import open_runtime, system_clock
-from hookpost.store import Store, migrate
+from hookpost.store import Stores, migrate
 from hookpost.store.database import Database
 from hookpost.store.errors import UniqueTaken
 from tests.support import databases
@@ -49,9 +49,9 @@ async def every_way_in_is_unavailable(database: Database) -> None:
     with pytest.raises(Unavailable):
         async with database.postgres_write() as driver:
             await driver.execute("SELECT 1")
-    store = Store(database, system_clock, IdFactory(system_clock, os.urandom))
+    store = Stores(database, system_clock, IdFactory(system_clock, os.urandom))
     with pytest.raises(Unavailable):
-        await store.claim_due(1, timedelta(seconds=30))
+        await store.queue.claim_due(1, timedelta(seconds=30))
 
 
 @pytest.fixture

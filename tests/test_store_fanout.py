@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from hookpost.core.errors import Conflict, NotFound
 from hookpost.core.fields import ApplicationFields, EndpointFields, NewMessage
-from hookpost.store import Store
+from hookpost.store import Stores
 from hookpost.store.schema import deliveries, messages
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -34,20 +34,20 @@ class Setup:
     elsewhere: str  # no filter, in the other app
 
 
-async def endpoint(store: Store, org: str, app: str, **fields: Any) -> str:
-    made = await store.create_endpoint(
+async def endpoint(store: Stores, org: str, app: str, **fields: Any) -> str:
+    made = await store.endpoints.create_endpoint(
         org, app, EndpointFields(url="https://example.com/hook", **fields), SECRET
     )
     return made.id
 
 
 @pytest.fixture
-async def setup(store: Store) -> Setup:
-    org = (await store.create_organization(f"fanout-{os.urandom(4).hex()}")).id
-    app = (await store.create_application(org, ApplicationFields("app"))).id
-    other = (await store.create_application(org, ApplicationFields("other"))).id
+async def setup(store: Stores) -> Setup:
+    org = (await store.access.create_organization(f"fanout-{os.urandom(4).hex()}")).id
+    app = (await store.applications.create_application(org, ApplicationFields("app"))).id
+    other = (await store.applications.create_application(org, ApplicationFields("other"))).id
     deleted = await endpoint(store, org, app)
-    await store.delete_endpoint(org, app, deleted)
+    await store.endpoints.delete_endpoint(org, app, deleted)
     return Setup(
         org=org,
         app=app,
@@ -63,7 +63,7 @@ async def setup(store: Store) -> Setup:
     )
 
 
-async def targets(store: Store, msg_id: str) -> set[str]:
+async def targets(store: Stores, msg_id: str) -> set[str]:
     """Endpoints with a scheduled delivery of the message, checking each row's initial state."""
     async with store.database.read() as conn:
         rows = (
@@ -77,22 +77,22 @@ async def targets(store: Store, msg_id: str) -> set[str]:
 
 
 async def publish(
-    store: Store, s: Setup, event_type: str, channels: tuple[str, ...] | None = None
+    store: Stores, s: Setup, event_type: str, channels: tuple[str, ...] | None = None
 ) -> tuple[str, int]:
     new = NewMessage(event_type=event_type, payload=b'{"n":1}', channels=channels)
-    published = await store.publish(s.org, s.app, new)
+    published = await store.publishing.publish(s.org, s.app, new)
     return published.message.id, published.deliveries
 
 
 async def test_a_dotted_type_reaches_exact_wildcard_and_open_endpoints(
-    store: Store, setup: Setup
+    store: Stores, setup: Setup
 ) -> None:
     msg, count = await publish(store, setup, "invoice.paid")
     assert count == 3
     assert await targets(store, msg) == {setup.exact, setup.wildcard, setup.everything}
 
 
-async def test_a_pascal_case_type_reaches_its_exact_filter(store: Store, setup: Setup) -> None:
+async def test_a_pascal_case_type_reaches_its_exact_filter(store: Stores, setup: Setup) -> None:
     msg, count = await publish(store, setup, "PaymentLinkPaymentSucceeded")
     assert count == 2
     assert await targets(store, msg) == {setup.pascal, setup.everything}
@@ -111,7 +111,7 @@ async def test_a_pascal_case_type_reaches_its_exact_filter(store: Store, setup: 
     ],
 )
 async def test_near_misses_reach_only_what_they_match(
-    store: Store, setup: Setup, event_type: str, also: set[str]
+    store: Stores, setup: Setup, event_type: str, also: set[str]
 ) -> None:
     msg, count = await publish(store, setup, event_type)
     expected = {setup.everything} | {getattr(setup, name) for name in also}
@@ -119,7 +119,7 @@ async def test_near_misses_reach_only_what_they_match(
     assert count == len(expected)
 
 
-async def test_channels_rule(store: Store, setup: Setup) -> None:
+async def test_channels_rule(store: Stores, setup: Setup) -> None:
     eu, _ = await publish(store, setup, "invoice.paid", ("eu", "vip"))
     assert await targets(store, eu) == {
         setup.exact,
@@ -134,7 +134,7 @@ async def test_channels_rule(store: Store, setup: Setup) -> None:
 
 
 async def test_disabled_deleted_and_other_apps_endpoints_get_nothing(
-    store: Store, setup: Setup
+    store: Stores, setup: Setup
 ) -> None:
     reached: set[str] = set()
     for event_type in ("invoice.paid", "PaymentLinkPaymentSucceeded", "x"):
@@ -142,27 +142,31 @@ async def test_disabled_deleted_and_other_apps_endpoints_get_nothing(
             msg, _ = await publish(store, setup, event_type, channels)
             reached |= await targets(store, msg)
     assert reached.isdisjoint({setup.disabled, setup.deleted, setup.elsewhere})
-    other = await store.publish(setup.org, setup.other_app, NewMessage("invoice.paid", b"{}"))
+    other = await store.publishing.publish(
+        setup.org, setup.other_app, NewMessage("invoice.paid", b"{}")
+    )
     assert await targets(store, other.message.id) == {setup.elsewhere}
 
 
-async def test_a_message_with_no_match_is_still_stored(store: Store, setup: Setup) -> None:
-    await store.update_endpoint(setup.org, setup.app, setup.everything, {"disabled": True})
+async def test_a_message_with_no_match_is_still_stored(store: Stores, setup: Setup) -> None:
+    await store.endpoints.update_endpoint(
+        setup.org, setup.app, setup.everything, {"disabled": True}
+    )
     msg, count = await publish(store, setup, "nobody.listens")
     assert count == 0
     assert await targets(store, msg) == set()
-    assert await store.get_message(setup.org, setup.app, msg) is not None
+    assert await store.lookups.get_message(setup.org, setup.app, msg) is not None
 
 
-async def test_only_endpoint_ignores_filters(store: Store, setup: Setup) -> None:
-    published = await store.publish(
+async def test_only_endpoint_ignores_filters(store: Stores, setup: Setup) -> None:
+    published = await store.publishing.publish(
         setup.org, setup.app, NewMessage("svix.ping", b"{}"), only_endpoint=setup.pascal
     )
     assert published.deliveries == 1
     assert await targets(store, published.message.id) == {setup.pascal}
 
 
-async def test_a_refused_publish_writes_nothing(store: Store, setup: Setup) -> None:
+async def test_a_refused_publish_writes_nothing(store: Stores, setup: Setup) -> None:
     async def counts() -> tuple[int, int]:
         async with store.database.read() as conn:
             msgs = await conn.scalar(
@@ -174,19 +178,19 @@ async def test_a_refused_publish_writes_nothing(store: Store, setup: Setup) -> N
         return int(msgs or 0), int(rows or 0)
 
     first = NewMessage("invoice.paid", b"{}", event_id="evt-once")
-    await store.publish(setup.org, setup.app, first)
+    await store.publishing.publish(setup.org, setup.app, first)
     before = await counts()
     with pytest.raises(Conflict):
-        await store.publish(setup.org, setup.app, first)
+        await store.publishing.publish(setup.org, setup.app, first)
     with pytest.raises(NotFound):
-        await store.publish(setup.org, "no-such-app", NewMessage("invoice.paid", b"{}"))
+        await store.publishing.publish(setup.org, "no-such-app", NewMessage("invoice.paid", b"{}"))
     assert await counts() == before
 
 
-async def test_an_idempotency_key_publishes_once(store: Store, setup: Setup) -> None:
+async def test_an_idempotency_key_publishes_once(store: Stores, setup: Setup) -> None:
     new = NewMessage("invoice.paid", b"{}")
-    first = await store.publish(setup.org, setup.app, new, idempotency_key="k" * 64)
-    again = await store.publish(setup.org, setup.app, new, idempotency_key="k" * 64)
+    first = await store.publishing.publish(setup.org, setup.app, new, idempotency_key="k" * 64)
+    again = await store.publishing.publish(setup.org, setup.app, new, idempotency_key="k" * 64)
     assert (first.created, again.created) == (True, False)
     assert again.message.id == first.message.id
     assert again.deliveries == 0

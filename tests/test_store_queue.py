@@ -25,7 +25,7 @@ from hookpost.core.ids import IdFactory
 from hookpost.core.models import Claim, ClaimShares, DeliveryState, TriggerType
 from hookpost.core.outcomes import AttemptRecord, Decision, ErrorClass, Outcome
 from hookpost.runtime import open_runtime
-from hookpost.store import Store, migrate
+from hookpost.store import Stores, migrate
 from hookpost.store.database import Database
 from hookpost.store.schema import attempts, deliveries, endpoints
 from tests.support import databases
@@ -44,7 +44,7 @@ class Clock:
 
 @dataclass
 class Queue:
-    store: Store
+    store: Stores
     clock: Clock
     org: str
     app: str
@@ -58,10 +58,10 @@ async def open_queue(url: str) -> AsyncIterator[Queue]:
     try:
         await migrate.upgrade(database)
         clock = Clock()
-        store = Store(database, clock, IdFactory(clock, os.urandom))
-        org = (await store.create_organization("queue")).id
-        app = (await store.create_application(org, ApplicationFields("app"))).id
-        made = await store.create_endpoint(
+        store = Stores(database, clock, IdFactory(clock, os.urandom))
+        org = (await store.access.create_organization("queue")).id
+        app = (await store.applications.create_application(org, ApplicationFields("app"))).id
+        made = await store.endpoints.create_endpoint(
             org, app, EndpointFields(url="https://example.com/hook"), SECRET
         )
         yield Queue(store, clock, org, app, made.id, url)
@@ -102,7 +102,7 @@ async def publish(queue: Queue, count: int) -> list[str]:
     ids = []
     for n in range(count):
         new = NewMessage(event_type="invoice.paid", payload=b'{"n":%d}' % n)
-        ids.append((await queue.store.publish(queue.org, queue.app, new)).message.id)
+        ids.append((await queue.store.publishing.publish(queue.org, queue.app, new)).message.id)
     return ids
 
 
@@ -137,7 +137,7 @@ async def failing_since(queue: Queue) -> int | None:
 
 async def test_a_claim_leases_due_deliveries_with_their_message_and_endpoint(queue: Queue) -> None:
     published = await publish(queue, 3)
-    claims = await queue.store.claim_due(2, LEASE)
+    claims = await queue.store.queue.claim_due(2, LEASE)
     assert len(claims) == 2
     assert {c.message.id for c in claims} < set(published)
     first = claims[0]
@@ -151,10 +151,10 @@ async def test_a_claim_leases_due_deliveries_with_their_message_and_endpoint(que
     assert first.lease_until == queue.clock.now + LEASE
     assert len({c.token for c in claims}) == 1
 
-    rest = await queue.store.claim_due(10, LEASE)
+    rest = await queue.store.queue.claim_due(10, LEASE)
     assert {c.message.id for c in rest} == set(published) - {c.message.id for c in claims}
     assert len(rest) == 1
-    assert await queue.store.claim_due(10, LEASE) == []  # everything is leased
+    assert await queue.store.queue.claim_due(10, LEASE) == []  # everything is leased
 
 
 async def test_a_claim_takes_no_more_than_each_endpoint_s_room_and_skips_full_endpoints(
@@ -168,17 +168,19 @@ async def test_a_claim_takes_no_more_than_each_endpoint_s_room_and_skips_full_en
         for n in range(6):
             queue.clock.now += timedelta(milliseconds=5)  # ids keep time in 4 ms steps
             new = NewMessage(event_type="invoice.paid", payload=b'{"n":%d}' % n)
-            sent = await queue.store.publish(queue.org, queue.app, new, only_endpoint=endpoint)
+            sent = await queue.store.publishing.publish(
+                queue.org, queue.app, new, only_endpoint=endpoint
+            )
             published.setdefault(endpoint, []).append(sent.message.id)
     shares = ClaimShares(size=50, room=2, rooms={busy: 0, other: 1})
-    claimed = await queue.store.claim_due(shares, LEASE)
+    claimed = await queue.store.queue.claim_due(shares, LEASE)
     taken = Counter(c.endpoint.id for c in claimed)
     assert taken == {other: 1, third: 2}
     # Earliest first within each endpoint.
     assert {c.message.id for c in claimed if c.endpoint.id == third} == set(published[third][:2])
     assert [c.message.id for c in claimed if c.endpoint.id == other] == published[other][:1]
     # The rest are still due for a claim with room for them.
-    rest = await queue.store.claim_due(ClaimShares(size=50, room=50), LEASE)
+    rest = await queue.store.queue.claim_due(ClaimShares(size=50, room=50), LEASE)
     assert Counter(c.endpoint.id for c in rest) == {busy: 6, other: 5, third: 4}
 
 
@@ -186,17 +188,17 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_holder_is_fenced_of
     queue: Queue,
 ) -> None:
     [msg] = await publish(queue, 1)
-    [stale] = await queue.store.claim_due(5, LEASE)
+    [stale] = await queue.store.queue.claim_due(5, LEASE)
     queue.clock.now += LEASE + timedelta(seconds=1)
-    [fresh] = await queue.store.claim_due(5, LEASE)
+    [fresh] = await queue.store.queue.claim_due(5, LEASE)
     assert fresh.message.id == msg
     assert fresh.token != stale.token
 
     late = record(stale, 200, DeliveryState.SUCCEEDED, queue.clock.now)
-    assert await queue.store.record_attempts([late]) == []  # its lease was taken over
+    assert await queue.store.queue.record_attempts([late]) == []  # its lease was taken over
     assert (await delivery_states(queue))[msg] == ("pending", 0, fresh.token)
 
-    kept = await queue.store.record_attempts(
+    kept = await queue.store.queue.record_attempts(
         [record(fresh, 200, DeliveryState.SUCCEEDED, queue.clock.now)]
     )
     assert [r.claim.token for r in kept] == [fresh.token]
@@ -214,7 +216,7 @@ async def test_records_of_a_batch_are_written_together_and_retries_stay_pending(
     queue: Queue,
 ) -> None:
     published = await publish(queue, 4)
-    claims = await queue.store.claim_due(10, LEASE)
+    claims = await queue.store.queue.claim_due(10, LEASE)
     now = queue.clock.now
     outcomes = [
         record(claims[0], 200, DeliveryState.SUCCEEDED, now),
@@ -222,7 +224,7 @@ async def test_records_of_a_batch_are_written_together_and_retries_stay_pending(
         record(claims[2], 0, DeliveryState.PENDING, now),
         record(claims[3], 410, DeliveryState.FAILED, now),
     ]
-    assert len(await queue.store.record_attempts(outcomes)) == 4
+    assert len(await queue.store.queue.record_attempts(outcomes)) == 4
     states = await delivery_states(queue)
     by_claim = {c.message.id: states[c.message.id] for c in claims}
     assert sorted(by_claim.values()) == [
@@ -232,20 +234,20 @@ async def test_records_of_a_batch_are_written_together_and_retries_stay_pending(
         ("succeeded", 1, None),
     ]
     assert set(states) == set(published)
-    assert await queue.store.claim_due(10, LEASE) == []  # retries are due in 5 s
+    assert await queue.store.queue.claim_due(10, LEASE) == []  # retries are due in 5 s
     queue.clock.now += timedelta(seconds=5)
-    assert len(await queue.store.claim_due(10, LEASE)) == 2
+    assert len(await queue.store.queue.claim_due(10, LEASE)) == 2
 
 
 async def test_a_delivery_paused_mid_flight_stays_paused_unless_the_attempt_succeeded(
     queue: Queue,
 ) -> None:
     await publish(queue, 2)
-    failing, succeeding = await queue.store.claim_due(10, LEASE)
+    failing, succeeding = await queue.store.queue.claim_due(10, LEASE)
     async with queue.store.database.write() as conn:
         await conn.execute(deliveries.update().values(state="paused"))
     now = queue.clock.now
-    await queue.store.record_attempts(
+    await queue.store.queue.record_attempts(
         [
             record(failing, 500, DeliveryState.PENDING, now),
             record(succeeding, 200, DeliveryState.SUCCEEDED, now),
@@ -260,14 +262,16 @@ async def test_endpoint_health_starts_failing_on_a_failure_and_clears_on_a_succe
     queue: Queue,
 ) -> None:
     await publish(queue, 1)
-    [claim] = await queue.store.claim_due(1, LEASE)
-    await queue.store.record_attempts([record(claim, 0, DeliveryState.PENDING, queue.clock.now)])
+    [claim] = await queue.store.queue.claim_due(1, LEASE)
+    await queue.store.queue.record_attempts(
+        [record(claim, 0, DeliveryState.PENDING, queue.clock.now)]
+    )
     assert await failing_since(queue) == int(queue.clock.now.timestamp() * 1_000_000)
 
     queue.clock.now += timedelta(seconds=5)
-    [again] = await queue.store.claim_due(1, LEASE)
+    [again] = await queue.store.queue.claim_due(1, LEASE)
     assert again.endpoint.failing_since is not None  # the claim carries the endpoint's clock
-    await queue.store.record_attempts(
+    await queue.store.queue.record_attempts(
         [record(again, 204, DeliveryState.SUCCEEDED, queue.clock.now)]
     )
     assert await failing_since(queue) is None
@@ -279,7 +283,7 @@ async def test_connections_killed_under_the_pool_are_replaced_not_reused(
     queue = pg_queue
     await publish(queue, 3)
     for _ in range(3):  # put several connections in the pool
-        assert await queue.store.claim_due(1, LEASE)
+        assert await queue.store.queue.claim_due(1, LEASE)
     name = queue.url.rsplit("/", 1)[1]
     await asyncio.to_thread(
         databases.admin,
@@ -291,13 +295,13 @@ async def test_connections_killed_under_the_pool_are_replaced_not_reused(
     claimed: list[Claim] = []
     for _ in range(12):  # at most one failure per dead pooled connection
         try:
-            claimed = await queue.store.claim_due(10, LEASE)
+            claimed = await queue.store.queue.claim_due(10, LEASE)
             break
         except Unavailable:
             refused += 1
     assert len(claimed) == 3
     assert refused <= 10
-    kept = await queue.store.record_attempts(
+    kept = await queue.store.queue.record_attempts(
         [record(c, 200, DeliveryState.SUCCEEDED, queue.clock.now) for c in claimed]
     )
     assert len(kept) == 3
@@ -334,7 +338,9 @@ async def add_endpoints(queue: Queue, count: int) -> list[str]:
     made = []
     for n in range(count):
         fields = EndpointFields(url=f"https://example.com/hook/{n}")
-        made.append((await queue.store.create_endpoint(queue.org, queue.app, fields, SECRET)).id)
+        made.append(
+            (await queue.store.endpoints.create_endpoint(queue.org, queue.app, fields, SECRET)).id
+        )
     return made
 
 
@@ -349,9 +355,9 @@ async def test_a_publish_leases_new_deliveries_to_the_local_worker_as_far_as_it_
 ) -> None:
     endpoints_ = [queue.endpoint, *await add_endpoints(queue, 2)]
     worker = Recorder(room=2)
-    queue.store.handover = worker
+    queue.store.publishing.handover = worker
     new = NewMessage(event_type="invoice.paid", payload=b'{"n":1}')
-    published = await queue.store.publish(queue.org, queue.app, new)
+    published = await queue.store.publishing.publish(queue.org, queue.app, new)
 
     assert published.deliveries == 3
     assert published.handed_over == 2
@@ -371,11 +377,11 @@ async def test_a_publish_leases_new_deliveries_to_the_local_worker_as_far_as_it_
 
     # The one left over waits in the queue; the leased ones are nobody else's until their
     # lease runs out (a worker that died with them), then any worker takes them over.
-    [left] = await queue.store.claim_due(10, LEASE)
+    [left] = await queue.store.queue.claim_due(10, LEASE)
     assert left.endpoint.id not in {c.endpoint.id for c in claims}
-    assert await queue.store.claim_due(10, LEASE) == []
+    assert await queue.store.queue.claim_due(10, LEASE) == []
     queue.clock.now += LEASE + timedelta(seconds=1)
-    taken_over = await queue.store.claim_due(10, LEASE)  # `left`'s lease ran out too
+    taken_over = await queue.store.queue.claim_due(10, LEASE)  # `left`'s lease ran out too
     assert {c.delivery_id for c in taken_over} == {c.delivery_id for c in [*claims, left]}
 
 
@@ -383,15 +389,15 @@ async def test_a_handed_over_claim_is_recorded_and_fenced_like_a_claimed_one(
     queue: Queue,
 ) -> None:
     worker = Recorder(room=5)
-    queue.store.handover = worker
+    queue.store.publishing.handover = worker
     [msg] = await publish(queue, 1)
     [claim] = worker.accepted
-    kept = await queue.store.record_attempts(
+    kept = await queue.store.queue.record_attempts(
         [record(claim, 200, DeliveryState.SUCCEEDED, queue.clock.now)]
     )
     assert len(kept) == 1
     assert (await delivery_states(queue))[msg] == ("succeeded", 1, None)
-    again = await queue.store.record_attempts(
+    again = await queue.store.queue.record_attempts(
         [record(claim, 200, DeliveryState.SUCCEEDED, queue.clock.now)]
     )
     assert again == []  # the lease ended with the first record
@@ -400,9 +406,9 @@ async def test_a_handed_over_claim_is_recorded_and_fenced_like_a_claimed_one(
 async def test_a_full_worker_gets_nothing_and_the_message_waits_in_the_queue(
     queue: Queue,
 ) -> None:
-    queue.store.handover = Recorder(room=0)
+    queue.store.publishing.handover = Recorder(room=0)
     [msg] = await publish(queue, 1)
-    published_claims = await queue.store.claim_due(10, LEASE)
+    published_claims = await queue.store.queue.claim_due(10, LEASE)
     assert [c.message.id for c in published_claims] == [msg]
 
 
@@ -410,20 +416,22 @@ async def test_a_message_with_a_deliver_at_waits_in_the_queue_until_then(queue: 
     """Never handed to the local worker, even in a batch where other messages leave it room
     for the same endpoint; due at its deliverAt (issue 9, item 5)."""
     worker = Recorder(room=10)
-    queue.store.handover = worker
+    queue.store.publishing.handover = worker
     later = queue.clock.now + timedelta(minutes=5)
     news = [
         NewMessage(event_type="t", payload=b"{}", deliver_at=later if n % 2 else None)
         for n in range(6)
     ]
-    published = await asyncio.gather(*(queue.store.publish(queue.org, queue.app, m) for m in news))
+    published = await asyncio.gather(
+        *(queue.store.publishing.publish(queue.org, queue.app, m) for m in news)
+    )
     delayed = {p.message.id for p in published if p.message.deliver_at is not None}
     assert len(delayed) == 3
     assert {c.message.id for c in worker.accepted} == {p.message.id for p in published} - delayed
     assert all(p.handed_over == 0 for p in published if p.message.id in delayed)
-    assert await queue.store.claim_due(10, LEASE) == []  # not due yet
+    assert await queue.store.queue.claim_due(10, LEASE) == []  # not due yet
     queue.clock.now = later  # (the handed-over ones' leases have run out by then too)
-    assert delayed <= {c.message.id for c in await queue.store.claim_due(10, LEASE)}
+    assert delayed <= {c.message.id for c in await queue.store.queue.claim_due(10, LEASE)}
 
 
 async def test_a_stopping_worker_reserves_nothing_and_hands_late_claims_back(queue: Queue) -> None:
@@ -441,13 +449,13 @@ async def test_a_stopping_worker_reserves_nothing_and_hands_late_claims_back(que
         assert worker.reserve(wanted) == ()
 
         recorder = Recorder(room=5)
-        queue.store.handover = recorder
+        queue.store.publishing.handover = recorder
         [msg] = await publish(queue, 1)
         assert (await delivery_states(queue))[msg][2] is not None  # leased
         worker.accept(recorder.accepted, ())  # the publish committed as the worker stopped
         await worker.run()  # returns at once, after handing the claim back
         assert (await delivery_states(queue))[msg] == ("pending", 0, None)
-        [claim] = await queue.store.claim_due(10, LEASE)
+        [claim] = await queue.store.queue.claim_due(10, LEASE)
         assert claim.message.id == msg
     finally:
         await runtime.close()
@@ -488,6 +496,6 @@ async def test_a_transaction_cancelled_mid_statement_leaves_no_connection_in_it(
     assert await asyncio.to_thread(idle_in_transaction) == 0
     # The rows it locked are free, and the pool serves working connections.
     await publish(pg_queue, 2)
-    assert len(await pg_queue.store.claim_due(10, LEASE)) == 2
+    assert len(await pg_queue.store.queue.claim_due(10, LEASE)) == 2
     async with database.postgres_write() as driver:
         assert await driver.fetchval("SELECT count(*) FROM endpoints WHERE description = 'x'") == 0

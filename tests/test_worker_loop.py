@@ -67,13 +67,13 @@ class Loop:
 
     async def tenant(self, name: str, url: str) -> str:
         store = self.runtime.store
-        app = (await store.create_application(self.org, ApplicationFields(name))).id
-        await store.create_endpoint(self.org, app, EndpointFields(url=url), SECRET)
+        app = (await store.applications.create_application(self.org, ApplicationFields(name))).id
+        await store.endpoints.create_endpoint(self.org, app, EndpointFields(url=url), SECRET)
         return app
 
     async def publish(self, app: str, n: int = 0) -> None:
         new = NewMessage(event_type="invoice.paid", payload=b'{"n":%d}' % n)
-        await self.runtime.store.publish(self.org, app, new)
+        await self.runtime.store.publishing.publish(self.org, app, new)
         self.doorbell.ring()
 
     async def states(self) -> list[tuple[str, int]]:
@@ -119,7 +119,7 @@ async def running_loop(tmp_path: Path, **limits: object) -> AsyncIterator[Loop]:
     wall, monotonic, doorbell = WallClock(), Monotonic(), CountingDoorbell()
     runtime = await open_runtime(settings, clock=wall)
     try:
-        org = (await runtime.store.create_organization("loop")).id
+        org = (await runtime.store.access.create_organization("loop")).id
         worker = Worker(
             runtime.store.queue,
             runtime.runner,

@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from fastapi import FastAPI
 from sqlalchemy import exc as sa_exc
@@ -52,6 +53,7 @@ from hookpost.service.history import HistoryService
 from hookpost.service.message_order import FeedReader, PublicationOrder
 from hookpost.service.messages import MessageService
 from hookpost.service.operational import (
+    OperationalApps,
     OperationalEndpoints,
     OperationalEndpointService,
     OperationalWebhooks,
@@ -61,7 +63,7 @@ from hookpost.service.portal import PortalAccess
 from hookpost.service.probe import EndpointProbe
 from hookpost.service.retention import Retention, RetentionPolicy
 from hookpost.service.streams import StreamService
-from hookpost.store import Store, migrate
+from hookpost.store import Stores, migrate
 from hookpost.store.background_tasks import BackgroundTaskStore
 from hookpost.store.connect import DatabaseSetupError
 from hookpost.store.connect import explain as explain_database_error
@@ -76,6 +78,7 @@ from hookpost.store.retention import RetentionStore
 
 log = logging.getLogger("hookpost")
 Clock = Callable[[], datetime]
+E = TypeVar("E", bound=EndpointService)
 
 
 def system_clock() -> datetime:
@@ -88,7 +91,7 @@ class Runtime:
 
     settings: Settings
     database: Database
-    store: Store
+    store: Stores  # the port implementations; each service was handed its own
     services: Services
     doorbell: Doorbell
     sender: Sender
@@ -159,7 +162,8 @@ class Runtime:
     async def operational_webhooks(self) -> OperationalWebhooks:
         """The operator's notifier: to the endpoints of HOOKPOST_OPERATIONAL_WEBHOOK_URL (set
         up here) and of the operational-webhook API."""
-        notifier = OperationalWebhooks(self.store, self.services.messages, self.services.endpoints)
+        apps = OperationalApps(self.store.access, self.store.applications, self.store.lookups)
+        notifier = OperationalWebhooks(apps, self.services.messages, self.services.endpoints)
         url = self.settings.operational_webhook_url
         if url:
             await notifier.configure(url, self.settings.operational_webhook_secret)
@@ -184,7 +188,7 @@ class Runtime:
         )
         if self.metrics is not None:
             self.metrics.serves("worker")
-        self.store.handover = worker  # publishes in this process lease new work to it
+        self.store.publishing.handover = worker  # publishes in this process lease new work to it
         return worker
 
     def retention(self) -> Retention:
@@ -237,7 +241,7 @@ async def open_runtime(
     Creates no API key: see `Runtime.admit_operator`.
     """
     database = await open_database(settings)
-    store = Store(
+    store = Stores(
         database,
         clock,
         IdFactory(clock, entropy),
@@ -261,7 +265,8 @@ async def open_runtime(
         doorbell.ring()
         # A NOTIFY costs a statement; a worker in this process that has room takes the
         # new work at once without it, so other processes are woken only when it is busy.
-        if wakeups is not None and (store.handover is None or store.handover.busy):
+        handover = store.publishing.handover
+        if wakeups is not None and (handover is None or handover.busy):
             wakeups.notify()
 
     sender = Sender(
@@ -278,36 +283,53 @@ async def open_runtime(
         disable_after=timedelta(seconds=settings.disable_after),
         ids=IdFactory(clock, entropy),
     )
-    messages = MessageService(store, settings.max_payload_bytes, wake)
+    lookups = store.lookups
+    messages = MessageService(
+        lookups, store.publishing, store.messages, settings.max_payload_bytes, wake
+    )
     task_store = BackgroundTaskStore(database, clock, IdFactory(clock, entropy))
     task_runner = TaskRunner(
         task_store, lease=timedelta(seconds=settings.background_task_lease), wake=wake
     )
     order = PublicationOrder(clock, timedelta(seconds=settings.feed_commit_window))
     reader = FeedReader(MessageFeed(database), order)
-    tasks = TaskService(store, task_store, clock, task_runner.kick)
+    tasks = TaskService(lookups, task_store, clock, task_runner.kick)
+    operational_apps = OperationalApps(store.access, store.applications, lookups)
+
+    def endpoint_service(kind: type[E]) -> E:
+        return kind(
+            lookups,
+            store.endpoints,
+            store.event_types,
+            messages,
+            entropy=entropy,
+            check_url=rules.check_url,
+        )
+
     services = Services(
-        access=AccessService(store, clock, entropy, time.monotonic),
-        applications=ApplicationService(store),
-        catalog=CatalogService(store),
-        endpoints=EndpointService(store, messages, entropy, rules.check_url),
+        access=AccessService(store.access, clock, entropy, time.monotonic),
+        applications=ApplicationService(lookups, store.applications),
+        catalog=CatalogService(store.event_types),
+        endpoints=endpoint_service(EndpointService),
         messages=messages,
-        history=HistoryService(store, clock, wake, tasks),
-        probes=EndpointProbe(store, runner.probe, IdFactory(clock, entropy)),
+        history=HistoryService(lookups, store.history, store.redelivery, clock, wake, tasks=tasks),
+        probes=EndpointProbe(lookups, runner.probe, IdFactory(clock, entropy)),
         portal=PortalAccess(
-            store,
+            lookups,
+            store.applications,
             PortalGrants(database, clock, IdFactory(clock, entropy)),
             clock,
-            entropy,
-            settings.portal_base_url,
+            entropy=entropy,
+            public_url=settings.portal_base_url,
         ),
-        polling=PollingService(store, reader, PollerConsumers(database, clock)),
-        streams=StreamService(store, reader),
-        health=HealthService(store, migrate.SchemaCheck(database)),
+        polling=PollingService(lookups, reader, PollerConsumers(database, clock)),
+        streams=StreamService(lookups, reader),
+        health=HealthService(store.access, migrate.SchemaCheck(database)),
         tasks=tasks,
-        message_tools=MessageTools(store, task_store, store.expunge_message_content),
+        message_tools=MessageTools(lookups, task_store, store.messages.expunge_message_content),
         operational=OperationalEndpoints(
-            store, OperationalEndpointService(store, messages, entropy, rules.check_url)
+            operational_apps,
+            endpoint_service(OperationalEndpointService),
         ),
     )
     metrics = None

@@ -7,6 +7,7 @@ uids (`unique`). `Live.query` reads the server's own database, for asserting wha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -22,9 +23,10 @@ from svix.api import Svix, SvixOptions
 
 from hookpost.core.ids import IdFactory
 from hookpost.service.access import AccessService
-from hookpost.store import Store
+from hookpost.store import Stores
 from hookpost.store.database import Database
 from tests.support import databases
+from tests.support.receiver import Receiver
 from tests.support.server import TOKEN, ServerProcess
 
 T = TypeVar("T")
@@ -62,13 +64,13 @@ class Live:
         self._clients.append(client)
         return client
 
-    def run(self, work: Callable[[Store], Awaitable[T]]) -> T:
+    def run(self, work: Callable[[Stores], Awaitable[T]]) -> T:
         """Run `work` against the server's database through a store of our own."""
 
         async def go() -> T:
             database = Database(self.database_url)
             try:
-                return await work(Store(database, clock, IdFactory(clock, os.urandom)))
+                return await work(Stores(database, clock, IdFactory(clock, os.urandom)))
             finally:
                 await database.close()
 
@@ -77,7 +79,7 @@ class Live:
     def query(self, statement: sa.Executable) -> list[Any]:
         """Rows of a read-only statement on the server's database."""
 
-        async def work(store: Store) -> list[Any]:
+        async def work(store: Stores) -> list[Any]:
             async with store.database.read() as conn:
                 return list((await conn.execute(statement)).all())
 
@@ -90,9 +92,9 @@ class Live:
     def new_organization_token(self, name: str = "other") -> str:
         """A second tenant: a new organization and an API key for it, in the server's database."""
 
-        async def work(store: Store) -> str:
-            org = await store.create_organization(name)
-            access = AccessService(store, clock, os.urandom, lambda: 0.0)
+        async def work(store: Stores) -> str:
+            org = await store.access.create_organization(name)
+            access = AccessService(store.access, clock, os.urandom, lambda: 0.0)
             token, _ = await access.create_key(org.id, "test")
             return token
 
@@ -102,6 +104,26 @@ class Live:
         for client in self._clients:
             client.close()
         self.server.stop()
+
+
+@contextlib.contextmanager
+def serving(backend: str, folder: Path, env: Mapping[str, str] | None = None) -> Iterator[Live]:
+    """`hookpost serve` on a new database of `backend` (files in `folder`), until the block ends."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'hookpost.sqlite3'}"
+    else:
+        databases.require_postgres()
+        url = databases.create_postgres_database()
+    try:
+        process = ServerProcess(url, folder / "server.log", env=env).start()
+        live = Live(backend, url, process)
+        try:
+            yield live
+        finally:
+            live.close()
+    finally:
+        if backend == "postgres":
+            databases.drop_postgres_database(url)
 
 
 def live_server(env: Mapping[str, str] | None = None) -> Any:
@@ -114,22 +136,32 @@ def live_server(env: Mapping[str, str] | None = None) -> Any:
     def fixture(
         request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[Live]:
-        folder: Path = tmp_path_factory.mktemp(request.param)
-        if request.param == "sqlite":
-            url = f"sqlite:///{folder / 'hookpost.sqlite3'}"
-        else:
-            databases.require_postgres()
-            url = databases.create_postgres_database()
-        try:
-            process = ServerProcess(url, folder / "server.log", env=env).start()
-            live = Live(request.param, url, process)
-            try:
-                yield live
-            finally:
-                live.close()
-        finally:
-            if request.param == "postgres":
-                databases.drop_postgres_database(url)
+        with serving(request.param, tmp_path_factory.mktemp(request.param), env) as live:
+            yield live
+
+    return fixture
+
+
+OPERATOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def operator_live_server(env: Mapping[str, str]) -> Any:
+    """`live_server` whose HOOKPOST_OPERATIONAL_WEBHOOK_URL is the `operator` receiver (a
+    module fixture of conftest), signing with OPERATOR_SECRET."""
+
+    @pytest.fixture(scope="module", params=BACKENDS)
+    def fixture(
+        request: pytest.FixtureRequest,
+        operator: Receiver,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> Iterator[Live]:
+        configured = {
+            **env,
+            "HOOKPOST_OPERATIONAL_WEBHOOK_URL": f"{operator.url}/ops",
+            "HOOKPOST_OPERATIONAL_WEBHOOK_SECRET": OPERATOR_SECRET,
+        }
+        with serving(request.param, tmp_path_factory.mktemp(request.param), configured) as live:
+            yield live
 
     return fixture
 

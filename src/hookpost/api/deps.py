@@ -54,19 +54,25 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 def check_limit(limit: int) -> int:
     if limit > MAX_LIMIT:
-        raise InvalidInput.at(("query", "limit"), f"Given limit must not exceed {MAX_LIMIT}")
+        raise InvalidInput.at(("query", "limit"), "limit_too_high", limit=MAX_LIMIT)
     if limit < 1:
-        raise InvalidInput.at(("query", "limit"), "Given limit must be at least 1")
+        raise InvalidInput.at(("query", "limit"), "limit_too_low")
     return limit
+
+
+STATUS_CODE_CLASSES = frozenset({0, 100, 200, 300, 400, 500})  # 0: no HTTP status at all
+
+
+def check_status_code_class(value: int | None, loc: tuple[str, str]) -> None:
+    if value is not None and value not in STATUS_CODE_CLASSES:
+        raise InvalidInput.at(loc, "status_code_class_unknown")
 
 
 def check_iterator(iterator: str | None, prefix: str) -> str | None:
     if iterator is None:
         return None
     if not ids.is_valid(prefix, iterator.removeprefix("-")):
-        raise InvalidInput.at(
-            ("query", "iterator"), f"iterator must be an id starting with '{prefix}'"
-        )
+        raise InvalidInput.at(("query", "iterator"), "iterator_not_an_id", prefix=prefix)
     return iterator
 
 
@@ -85,7 +91,7 @@ def event_types_param(request: Request) -> tuple[str, ...] | None:
     for value in values or ():
         problem = names.check_event_type_name(value)
         if problem:
-            raise InvalidInput.at(("query", "event_types"), problem)
+            raise InvalidInput.broken(("query", "event_types"), problem)
     return values
 
 
@@ -97,7 +103,7 @@ def check_filters(channel: str | None, tag: str | None) -> None:
     ):
         problem = None if value is None else check(value)
         if problem:
-            raise InvalidInput.at(("query", field), problem)
+            raise InvalidInput.broken(("query", field), problem)
 
 
 Limit = Annotated[int, Query()]

@@ -1,7 +1,8 @@
 """The error table: every failure becomes a JSON body the Svix SDKs parse, never HTML or 500s.
 
 422s carry `{"detail": [{"loc", "msg", "type"}]}`; everything else `{"code", "detail"}`, the
-detail in English from `MESSAGES` by the error's message id (the portal translates the same ids).
+detail in English from `MESSAGES` (core/wording.py) by the error's message id; the portal
+translates the same ids.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.types import Send
 from hookpost import codec
 from hookpost.api.http import json_response, send_json
 from hookpost.api.methods import allowed_methods
-from hookpost.core import errors
+from hookpost.core import errors, wording
 
 log = logging.getLogger("hookpost.api")
 
@@ -53,28 +54,21 @@ _HTTP_CODES = {
 }
 
 
-# The English of every error raised by message id, with its parameters in braces; an error
-# whose id is not here (prose raised as is, e.g. input rules) answers with its own detail.
-MESSAGES: dict[str, str] = {
-    "application_not_found": "Application not found",
-    "endpoint_not_found": "Endpoint not found",
-    "message_not_found": "Message not found",
-    "attempt_not_found": "Message attempt not found",
-    "event_type_not_found": "Event type not found",
-    "application_uid_taken": "An application with that id or uid already exists",
-    "endpoint_uid_taken": "An endpoint with that uid already exists in this application",
-    "event_type_exists": "An event_type with this name already exists",
-    "event_id_taken": "A message with eventId '{event_id}' already exists",
-    "conflict": "The request conflicts with the current state of a resource",
-    "value_refused": "The database refused a value of the request",
-    "database_unavailable": "The database is unavailable; retry shortly",
-}
+# The English of every error and input problem raised by message id (core/wording.py, shared
+# with the portal, which translates the same ids); the API words its answers from it.
+MESSAGES = wording.ENGLISH
 
 
 def describe(error: errors.HookpostError) -> str:
-    """The English detail of `error`."""
-    template = MESSAGES.get(error.message_id)
-    return error.detail if template is None else template.format(**error.params)
+    """The English detail of `error`, by its message id."""
+    worded = wording.english(error.message_id, error.params)
+    return error.detail if worded is None else worded
+
+
+def describe_problem(problem: errors.FieldProblem) -> str:
+    """The English `msg` of one input problem, by its message id."""
+    worded = wording.english(problem.message_id, problem.params)
+    return problem.msg if worded is None else worded
 
 
 def status_of(error: errors.HookpostError) -> int:
@@ -89,7 +83,11 @@ def error_body(code: str, detail: str) -> dict[str, str]:
 
 
 def validation_body(problems: list[errors.FieldProblem]) -> dict[str, Any]:
-    return {"detail": [{"loc": list(p.loc), "msg": p.msg, "type": p.type} for p in problems]}
+    return {
+        "detail": [
+            {"loc": list(p.loc), "msg": describe_problem(p), "type": p.type} for p in problems
+        ]
+    }
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,12 @@ async def on_validation_error(_request: Request, exc: Exception) -> Response:
         if error.get("type") == "json_invalid":
             message = f"The body is not valid JSON: {error.get('ctx', {}).get('error', '')}"
         loc = tuple(p for p in error.get("loc", ()) if not isinstance(p, int) or p >= 0)
-        problems.append(errors.FieldProblem(loc, message, _readable_type(str(error["type"]))))
+        kind = _readable_type(str(error["type"]))
+        broken = error.get("ctx", {}).get("error")
+        if isinstance(broken, errors.RuleBroken):  # a rule of ours: its id, not pydantic's words
+            problems.append(errors.FieldProblem.of(loc, broken.problem, kind))
+        else:
+            problems.append(errors.FieldProblem(loc, message, kind))
     return json_response(validation_body(problems), 422)
 
 

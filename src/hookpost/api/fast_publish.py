@@ -11,11 +11,11 @@ import re
 from urllib.parse import parse_qsl
 
 import pydantic
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hookpost import codec
 from hookpost.api.errors import send_error
-from hookpost.api.http import send_json
+from hookpost.api.http import replay_body, send_json
 from hookpost.api.metrics import ROUTE_KEY
 from hookpost.api.wire import outputs
 from hookpost.api.wire.inputs import MessageIn
@@ -41,11 +41,11 @@ class FastPublish:
         body = await _read(receive)
         request = self._understood(scope, body)
         if request is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         org_id = await self._organization(scope)
         if org_id is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         message_in, with_content = request
         scope[ROUTE_KEY] = PUBLISH_ROUTE  # for the request timer (api/metrics.py)
@@ -93,16 +93,3 @@ async def _read(receive: Receive) -> bytes:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from starlette.types import Send
+from starlette.types import Message, Receive, Send
 
 from hookpost import codec
 from hookpost.api.deps import organization
@@ -79,3 +79,17 @@ class HookpostRoute(APIRoute):
             return await handler(strict)
 
         return strict_handler
+
+
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the already-read `body` once, whole, then defers to `receive`."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

@@ -91,7 +91,7 @@ class MetricsRoute:
             presented = _bearer(request.headers.get("authorization"))
             # Compared as digests, in constant time: neither the token nor its length leaks.
             if presented is None or not hmac.compare_digest(_digest(presented), self._expected):
-                raise AuthenticationFailed("a valid metrics token is required")
+                raise AuthenticationFailed(message_id="metrics_token_required")
         return Response(await self.exposition.exposition(), media_type=self.content_type)
 
     def install(self, app: FastAPI) -> None:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hookpost.api.errors import SlowBody, send_error
-from hookpost.api.http import send_json
+from hookpost.api.http import replay_body, send_json
 from hookpost.core.errors import (
     AuthenticationFailed,
     Conflict,
@@ -96,23 +96,14 @@ class BodyLimitMiddleware:
             async with asyncio.timeout(BODY_READ_TIMEOUT):
                 body = await self._read(receive)
         except TimeoutError:
-            await send_error(send, SlowBody("The body arrived too slowly"))
+            await send_error(send, SlowBody(message_id="body_too_slow"))
             return
         except ClientGone:
             return  # the client left (or was cut off) mid-body: a partial body is no request
         if body is None:
             await self._too_large(send)
             return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(body, receive), send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         chunks: list[bytes] = []
@@ -131,8 +122,8 @@ class BodyLimitMiddleware:
         return b"".join(chunks)
 
     async def _too_large(self, send: Send) -> None:
-        detail = f"Request payload is too large (limit {self.max_bytes} bytes)."
-        await send_error(send, PayloadTooLarge(detail))
+        too_large = PayloadTooLarge(message_id="request_too_large", limit=self.max_bytes)
+        await send_error(send, too_large)
 
 
 class IdempotencyMiddleware:
@@ -153,7 +144,8 @@ class IdempotencyMiddleware:
         if len(raw_key) > MAX_IDEMPOTENCY_KEY or not raw_key.isascii():
             problem = InvalidInput.at(
                 ("header", "idempotency-key"),
-                f"must be at most {MAX_IDEMPOTENCY_KEY} ASCII characters",
+                "idempotency_key_too_long",
+                limit=MAX_IDEMPOTENCY_KEY,
             )
             await send_error(send, problem)
             return
@@ -189,8 +181,8 @@ class IdempotencyMiddleware:
 
     async def _replay(self, send: Send, answer: IdempotentAnswer) -> None:
         if answer.running:
-            detail = "A request with this idempotency key is still being processed; retry later"
-            await send_error(send, Conflict(detail, code="idempotency_conflict"))
+            busy = Conflict(code="idempotency_conflict", message_id="idempotency_key_in_use")
+            await send_error(send, busy)
             return
         replayed = ((b"idempotent-replayed", b"true"),)
         await send_json(send, answer.status_code or 200, answer.body or b"", replayed)

@@ -65,7 +65,7 @@ async def authorize(request: Request, services: Services, authorization: str | N
     template = getattr(route, "path", None)
     need = ALLOWED.get((request.method, str(template)))
     if need is None or not grant.allows(need):
-        raise Forbidden("This token is not allowed to call this route")
+        raise Forbidden(message_id="route_not_allowed")
     app_ref = request.path_params.get("app_id")
     if app_ref is not None:
         try:
@@ -73,5 +73,5 @@ async def authorize(request: Request, services: Services, authorization: str | N
         except NotFound:
             app = None
         if app is None or app.id != grant.app_id:
-            raise Forbidden("This token is not allowed to call this route")
+            raise Forbidden(message_id="route_not_allowed")
     return grant.org_id

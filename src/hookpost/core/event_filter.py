@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from hookpost.core.errors import Problem
+
 _WILDCARD = re.compile(r"[a-zA-Z0-9\-_.]{0,254}[a-zA-Z0-9\-_]\.\*")
 
 
@@ -16,10 +18,10 @@ def is_wildcard(entry: str) -> bool:
     return _WILDCARD.fullmatch(entry) is not None
 
 
-def check_filter_entry(entry: str) -> str | None:
+def check_filter_entry(entry: str) -> Problem | None:
     """Syntax of one filter entry; existence of exact names is checked against the catalog."""
     if entry.endswith("*") and not is_wildcard(entry):
-        return f"'{entry}': wildcards are written as a prefix followed by '.*', e.g. 'invoice.*'"
+        return Problem.of("wildcard_syntax", entry=entry)
     return None
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from hookpost.core.errors import Problem
+
 MAX_VALUE_BYTES = 4096
 MAX_HEADERS = 64
 
@@ -67,31 +69,29 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}")
 _BAD_VALUE = re.compile(r"[^\t\x20-\x7e]")
 
 
-def check_header(name: str, value: str) -> str | None:
+def check_header(name: str, value: str) -> Problem | None:
     """Why header `name: value` cannot be sent, or None when it can."""
     if not _TOKEN.fullmatch(name):
-        return f"'{name}' is not a valid header name"
+        return Problem.of("header_name_invalid", name=name)
     lowered = name.lower()
     if lowered in FORBIDDEN:
-        return f"'{name}' is set by hookpost and cannot be overridden"
+        return Problem.of("header_set_by_hookpost", name=name)
     reserved = next((p for p in FORBIDDEN_PREFIXES if lowered.startswith(p)), None)
     if reserved:
-        return f"header names starting with '{reserved}' are reserved"
+        return Problem.of("header_prefix_reserved", prefix=reserved)
     if _BAD_VALUE.search(value):
-        return (
-            f"the value of '{name}' must be printable ASCII (no line breaks or control characters)"
-        )
+        return Problem.of("header_value_unprintable", name=name)
     if len(value.encode()) > MAX_VALUE_BYTES:
-        return f"the value of '{name}' must be at most {MAX_VALUE_BYTES} bytes"
+        return Problem.of("header_value_too_long", name=name, limit=MAX_VALUE_BYTES)
     return None
 
 
-def check_headers(headers: Mapping[str, str]) -> str | None:
+def check_headers(headers: Mapping[str, str]) -> Problem | None:
     if len(headers) > MAX_HEADERS:
-        return f"at most {MAX_HEADERS} custom headers are allowed"
+        return Problem.of("too_many_headers", limit=MAX_HEADERS)
     lowered = [n.lower() for n in headers]
     if len(set(lowered)) != len(lowered):
-        return "header names must be unique regardless of case"
+        return Problem.of("header_names_repeat")
     for name, value in headers.items():
         problem = check_header(name, value)
         if problem:

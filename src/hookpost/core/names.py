@@ -1,12 +1,15 @@
 """Rules for the names and labels callers choose: uids, event ids, event types, channels, tags.
 
-Each check returns a problem message, or None when the value is acceptable.
+Each check returns the `Problem` (a message id with its parameters; core/wording.py words it),
+or None when the value is acceptable.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+
+from hookpost.core.errors import Problem
 
 MAX_NAME = 256
 MAX_CHANNEL = 128
@@ -28,55 +31,55 @@ def is_name(value: str) -> bool:
     return _NAME.fullmatch(value) is not None
 
 
-def check_uid(value: str, id_prefix: str) -> str | None:
+def check_uid(value: str, id_prefix: str) -> Problem | None:
     """An application/endpoint uid or a message eventId."""
     if not _NAME.fullmatch(value):
-        return "must be 1-256 characters of letters, digits, '-', '_' or '.'"
+        return Problem.of("uid_characters")
     if value.startswith(id_prefix):
-        return f"must not start with '{id_prefix}', the prefix of generated ids"
+        return Problem.of("uid_id_prefix", prefix=id_prefix)
     return None
 
 
-def check_event_type_name(value: str) -> str | None:
+def check_event_type_name(value: str) -> Problem | None:
     if not _NAME.fullmatch(value):
-        return "event type names are 1-256 characters of letters, digits, '-', '_' or '.'"
+        return Problem.of("event_type_name_characters")
     return None
 
 
-def check_channel(value: str) -> str | None:
+def check_channel(value: str) -> Problem | None:
     if not _CHANNEL.fullmatch(value):
-        return "channels are 1-128 characters of letters, digits, '-', '_', '.', ':' or '+'"
+        return Problem.of("channel_characters")
     return None
 
 
-def check_tag(value: str) -> str | None:
+def check_tag(value: str) -> Problem | None:
     if not _TAG.fullmatch(value):
-        return "tags are 1-128 characters of letters, digits, '-', '_', '.', '/', '\\' or '#'"
+        return Problem.of("tag_characters")
     return None
 
 
-def check_text(value: str, *, allow_empty: bool = True, max_length: int = 65_536) -> str | None:
+def check_text(value: str, *, allow_empty: bool = True, max_length: int = 65_536) -> Problem | None:
     """Free text such as names and descriptions."""
     if not value and not allow_empty:
-        return "must not be empty"
+        return Problem.of("text_empty")
     if len(value) > max_length:
-        return f"must be at most {max_length} characters"
+        return Problem.of("text_too_long", limit=max_length)
     if _CONTROL.search(value):
-        return "must not contain control characters"
+        return Problem.of("text_control_characters")
     return None
 
 
-def check_metadata(value: Mapping[str, str]) -> str | None:
+def check_metadata(value: Mapping[str, str]) -> Problem | None:
     size = sum(len(k.encode()) + len(v.encode()) + 6 for k, v in value.items()) + 2
     if size > MAX_METADATA_BYTES:
-        return f"metadata must be at most {MAX_METADATA_BYTES} bytes serialized"
+        return Problem.of("metadata_too_large", limit=MAX_METADATA_BYTES)
     for key, item in value.items():
         if _CONTROL.search(key) or _CONTROL.search(item):
-            return "metadata must not contain control characters"
+            return Problem.of("metadata_control_characters")
     return None
 
 
-def check_unique(values: list[str]) -> str | None:
+def check_unique(values: list[str]) -> Problem | None:
     if len(set(values)) != len(values):
-        return "must not contain duplicates"
+        return Problem.of("duplicates")
     return None

@@ -61,7 +61,7 @@ class EndpointDraft:
             problems.append(FieldProblem(("method",), "Choose POST, PUT or PATCH.", "method"))
         problem = names.check_text(self.description, max_length=65_536)
         if problem:
-            problems.append(FieldProblem(("description",), problem, "description"))
+            problems.append(FieldProblem.of(("description",), problem, "description"))
         parsed_headers = self._headers(problems)
         rate = self._rate(problems)
         if problems:
@@ -93,7 +93,7 @@ class EndpointDraft:
             parsed[name.strip()] = value.strip()
         problem = header_rules.check_headers(parsed)
         if problem:
-            problems.append(FieldProblem(("headers",), problem, "headers.rule"))
+            problems.append(FieldProblem.of(("headers",), problem, "headers.rule"))
         return parsed
 
     def _rate(self, problems: list[FieldProblem]) -> int | None:

@@ -25,13 +25,18 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_token(entropy: bytes) -> str:
+def random_token(prefix: str, entropy: bytes) -> str:
+    """`prefix` and 43 base-62 characters of `entropy` (32 bytes: 256 bits)."""
     number = int.from_bytes(entropy, "big")
     chars = []
     for _ in range(43):
         number, digit = divmod(number, 62)
         chars.append(_ALPHABET[digit])
-    return KEY_PREFIX + "".join(chars)
+    return prefix + "".join(chars)
+
+
+def new_token(entropy: bytes) -> str:
+    return random_token(KEY_PREFIX, entropy)
 
 
 class AccessService:
@@ -80,7 +85,7 @@ class AccessService:
         """The organization a bearer token belongs to; AuthenticationFailed otherwise."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
-            raise AuthenticationFailed("Invalid token")
+            raise AuthenticationFailed(message_id="invalid_token")
         digest = hash_token(token)
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > self._monotonic():
@@ -89,7 +94,7 @@ class AccessService:
         # at most a prefix of a hash, which does not help anyone forge a token.
         key = await self._store.find_api_key(digest)
         if key is None or key.revoked_at is not None:
-            raise AuthenticationFailed("Invalid token")
+            raise AuthenticationFailed(message_id="invalid_token")
         if len(self._cache) > MAX_CACHED_KEYS:
             self._cache.clear()
         self._cache[digest] = (key.org_id, self._monotonic() + CACHE_SECONDS)

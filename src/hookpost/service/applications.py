@@ -13,11 +13,12 @@ from hookpost.core.errors import InvalidInput, NotFound
 from hookpost.core.fields import ApplicationFields, EndpointPresence, EventTypeFields
 from hookpost.core.models import Application, EventType, Page
 from hookpost.service.lookup import require_app
-from hookpost.store.ports import Catalog
+from hookpost.store.ports import Applications, EventTypes, Lookups
 
 
 class ApplicationService:
-    def __init__(self, store: Catalog) -> None:
+    def __init__(self, lookups: Lookups, store: Applications) -> None:
+        self._lookups = lookups
         self._store = store
 
     async def create(
@@ -28,7 +29,7 @@ class ApplicationService:
         return await self._store.create_application(org_id, fields), True
 
     async def get(self, org_id: str, ref: str) -> Application:
-        return await require_app(self._store, org_id, ref)
+        return await require_app(self._lookups, org_id, ref)
 
     async def list(
         self,
@@ -54,23 +55,23 @@ class ApplicationService:
             # A later GET by the path value should find the app the PUT created.
             problem = names.check_uid(ref, ids.APPLICATION)
             if problem:
-                raise InvalidInput.at(("path", "app_id"), problem)
+                raise InvalidInput.broken(("path", "app_id"), problem)
             fields = ApplicationFields(fields.name, ref, fields.throttle_rate, fields.metadata)
         elif not names.is_name(ref):
-            raise InvalidInput.at(("path", "app_id"), "not an application id or uid")
+            raise InvalidInput.at(("path", "app_id"), "not_an_application_ref")
         return await self._store.put_application(org_id, ref, fields)
 
     async def patch(self, org_id: str, ref: str, changes: Mapping[str, Any]) -> Application:
-        app = await require_app(self._store, org_id, ref)
+        app = await require_app(self._lookups, org_id, ref)
         return await self._store.update_application(org_id, app.id, changes)
 
     async def delete(self, org_id: str, ref: str) -> None:
-        app = await require_app(self._store, org_id, ref)
+        app = await require_app(self._lookups, org_id, ref)
         await self._store.delete_application(org_id, app.id)
 
 
 class CatalogService:
-    def __init__(self, store: Catalog) -> None:
+    def __init__(self, store: EventTypes) -> None:
         self._store = store
 
     async def create(self, org_id: str, name: str, fields: EventTypeFields) -> EventType:
@@ -79,7 +80,7 @@ class CatalogService:
     async def put(self, org_id: str, name: str, fields: EventTypeFields) -> tuple[EventType, bool]:
         problem = names.check_event_type_name(name)
         if problem:
-            raise InvalidInput.at(("path", "event_type_name"), problem)
+            raise InvalidInput.broken(("path", "event_type_name"), problem)
         return await self._store.put_event_type(org_id, name, fields)
 
     async def patch(self, org_id: str, name: str, changes: Mapping[str, Any]) -> EventType:
@@ -100,7 +101,7 @@ class CatalogService:
         self, org_id: str, *, limit: int, iterator: str | None, include_archived: bool
     ) -> Page[EventType]:
         if iterator is not None and not names.is_name(iterator.removeprefix("-")):
-            raise InvalidInput.at(("query", "iterator"), "iterator must be an event type name")
+            raise InvalidInput.at(("query", "iterator"), "iterator_not_an_event_type")
         return await self._store.list_event_types(
             org_id, limit=limit, iterator=iterator, include_archived=include_archived
         )

@@ -27,7 +27,17 @@ from hookpost.store.ports import Lookups
 
 log = logging.getLogger("hookpost.tasks")
 MAX_WINDOW = timedelta(days=14, minutes=5)
-MAX_STATS_RANGE = timedelta(days=28, minutes=5)
+STATS_DAYS = 28  # the longest range the statistics routes (stats, attempt-stats) cover
+MAX_STATS_RANGE = timedelta(days=STATS_DAYS, minutes=5)  # with slack for the caller's clock
+
+
+def stats_since(since: datetime | None, until: datetime) -> datetime:
+    """Where a statistics range ending at `until` starts (`STATS_DAYS` earlier when not given),
+    once it is one the statistics accept: starting before it ends and not too long."""
+    since = since or until - timedelta(days=STATS_DAYS)
+    if since > until or until - since > MAX_STATS_RANGE:
+        raise BadRequest(code="invalid_range", message_id="range_too_long", days=STATS_DAYS)
+    return since
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,7 @@ class TaskService:
     ) -> Task:
         endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
         if until is not None and since > until:
-            raise InvalidInput.at(("body", "since"), "'since' must be before 'until'")
+            raise InvalidInput.at(("body", "since"), "since_after_until")
         params = {
             "since": _iso(since),
             "until": _iso(until),
@@ -136,7 +146,7 @@ class TaskService:
     ) -> tuple[Task, list[str]]:
         """Start counting message destinations per application; the refs not found."""
         if since > until:
-            raise InvalidInput.at(("body", "since"), "'since' must be before 'until'")
+            raise InvalidInput.at(("body", "since"), "since_after_until")
         app_ids: list[str] | None = None
         unresolved: list[str] = []
         if app_refs is not None:
@@ -147,7 +157,7 @@ class TaskService:
                 except NotFound:
                     unresolved.append(ref)
             if not app_ids and app_refs:
-                raise InvalidInput.at(("body", "appIds"), "none of the given applications exist")
+                raise InvalidInput.at(("body", "appIds"), "no_application_exists")
         params = {"since": _iso(since), "until": _iso(until), "appIds": app_ids}
         task = await self._start(org_id, TaskKind.APPLICATION_STATS, params, {"appStats": []})
         return task, unresolved
@@ -167,12 +177,7 @@ class TaskService:
         endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
         hour = timedelta(hours=1)
         until = until or self._clock()
-        since = since or until - MAX_STATS_RANGE + timedelta(minutes=5)
-        if since > until or until - since > MAX_STATS_RANGE:
-            raise BadRequest(
-                "the range must start before it ends and span at most 28 days",
-                code="invalid_range",
-            )
+        since = stats_since(since, until)
         start = since.replace(minute=0, second=0, microsecond=0)
         end = until.replace(minute=0, second=0, microsecond=0)
         end = end if end == until else end + hour
@@ -182,10 +187,7 @@ class TaskService:
         self, kind: TaskKind, endpoint: Endpoint, params: dict[str, Any]
     ) -> Task:
         if endpoint.disabled:
-            raise BadRequest(
-                "The endpoint is disabled; enable it (PATCH disabled=false) before sending to it",
-                code="endpoint_disabled",
-            )
+            raise BadRequest(code="endpoint_disabled", message_id="endpoint_disabled_enable_first")
         return await self._start(
             endpoint.org_id,
             kind,
@@ -217,9 +219,9 @@ class TaskService:
         endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
         until = until or self._clock()
         if until - since > MAX_WINDOW:
-            raise InvalidInput.at(("body", "since"), "the window may span at most 14 days")
+            raise InvalidInput.at(("body", "since"), "window_too_long", days=14)
         if since > until:
-            raise InvalidInput.at(("body", "since"), "'since' must be before 'until'")
+            raise InvalidInput.at(("body", "since"), "since_after_until")
         return endpoint, until
 
 

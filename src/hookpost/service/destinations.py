@@ -52,16 +52,19 @@ class DestinationRules:
         """
         parsed = self.parse(url)
         if isinstance(parsed, UrlProblem):
-            raise InvalidInput.at(("body", "url"), parsed.message, f"url.{parsed.rule}")
+            raise InvalidInput.said(("body", "url"), parsed.message, f"url.{parsed.rule}")
         if not parsed.host_is_ip and self.lookup is not None:
             addresses = await self._resolve(parsed.host, parsed.port)
             verdict = check_all(self.policy, addresses) if addresses else None
             if verdict is not None and not verdict.allowed:
-                message = (
-                    f"blocked_address: destination not allowed ({verdict.rule}): "
-                    f"{parsed.host} resolves to {verdict.explanation}"
+                raise InvalidInput.at(
+                    ("body", "url"),
+                    "url_blocked_on_resolve",
+                    "url.blocked_address",
+                    rule=str(verdict.rule),
+                    host=parsed.host,
+                    explanation=verdict.explanation,
                 )
-                raise InvalidInput.at(("body", "url"), message, "url.blocked_address")
         return parsed.url
 
     async def _resolve(self, host: str, port: int) -> list[str]:
@@ -76,8 +79,10 @@ class DestinationRules:
             return []  # not resolvable now: checked again at every attempt
 
     def _too_slow(self, host: str) -> InvalidInput:
-        message = (
-            f"dns_timeout: the name servers of {host} did not answer within "
-            f"{self.lookup_budget:g}s, so its addresses could not be checked; try again later"
+        return InvalidInput.at(
+            ("body", "url"),
+            "url_dns_timeout",
+            "url.dns_timeout",
+            host=host,
+            seconds=f"{self.lookup_budget:g}",
         )
-        return InvalidInput.at(("body", "url"), message, "url.dns_timeout")

@@ -18,7 +18,7 @@ from hookpost.core.fields import EndpointFields
 from hookpost.core.models import Endpoint, Page, Published
 from hookpost.service.lookup import require_app, require_endpoint
 from hookpost.service.messages import MessageService, Publication
-from hookpost.store.ports import EndpointAdmin
+from hookpost.store.ports import EndpointAdmin, EventTypes, Lookups
 
 SECRET_BYTES = 24
 PING = "svix.ping"
@@ -28,12 +28,17 @@ UrlCheck = Callable[[str], Awaitable[str]]  # the normalised URL, or raises Inva
 class EndpointService:
     def __init__(
         self,
+        lookups: Lookups,
         store: EndpointAdmin,
+        event_types: EventTypes,
         messages: MessageService,
+        *,
         entropy: Callable[[int], bytes],
         check_url: UrlCheck,
     ) -> None:
+        self._lookups = lookups
         self._store = store
+        self._event_types = event_types
         self._messages = messages
         self._entropy = entropy
         self._check_url = check_url
@@ -44,18 +49,18 @@ class EndpointService:
     async def list(
         self, org_id: str, app_ref: str, *, limit: int, iterator: str | None, descending: bool
     ) -> Page[Endpoint]:
-        app = await require_app(self._store, org_id, app_ref)
+        app = await require_app(self._lookups, org_id, app_ref)
         return await self._store.list_endpoints(
             org_id, app.id, limit=limit, iterator=iterator, descending=descending
         )
 
     async def get(self, org_id: str, app_ref: str, ref: str) -> Endpoint:
-        return await require_endpoint(self._store, org_id, app_ref, ref)
+        return await require_endpoint(self._lookups, org_id, app_ref, ref)
 
     async def create(
         self, org_id: str, app_ref: str, fields: EndpointFields, secret: str | None
     ) -> Endpoint:
-        app = await require_app(self._store, org_id, app_ref)
+        app = await require_app(self._lookups, org_id, app_ref)
         fields = await self._checked(org_id, fields)
         return await self._store.create_endpoint(
             org_id, app.id, fields, self._secret(secret, "secret")
@@ -64,23 +69,23 @@ class EndpointService:
     async def put(
         self, org_id: str, app_ref: str, ref: str, fields: EndpointFields
     ) -> tuple[Endpoint, bool]:
-        app = await require_app(self._store, org_id, app_ref)
+        app = await require_app(self._lookups, org_id, app_ref)
         fields = await self._checked(org_id, fields)
         if fields.uid is None and not ref.startswith(ids.ENDPOINT):
             # As for applications: a later GET (or PUT) by the path value must find this
             # endpoint, or every repeated PUT would create another one.
             problem = names.check_uid(ref, ids.ENDPOINT)
             if problem:
-                raise InvalidInput.at(("path", "endpoint_id"), problem)
+                raise InvalidInput.broken(("path", "endpoint_id"), problem)
             fields = EndpointFields(**{**vars(fields), "uid": ref})
         elif not names.is_name(ref):
-            raise InvalidInput.at(("path", "endpoint_id"), "not an endpoint id or uid")
+            raise InvalidInput.at(("path", "endpoint_id"), "not_an_endpoint_ref")
         return await self._store.put_endpoint(org_id, app.id, ref, fields, self.new_secret())
 
     async def patch(
         self, org_id: str, app_ref: str, ref: str, changes: Mapping[str, Any]
     ) -> Endpoint:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, ref)
         changes = dict(changes)
         if "url" in changes:
             changes["url"] = await self._check_url(changes["url"])
@@ -89,13 +94,13 @@ class EndpointService:
         return await self._update(endpoint, changes)
 
     async def delete(self, org_id: str, app_ref: str, ref: str) -> None:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, ref)
         await self._store.delete_endpoint(org_id, endpoint.app_id, endpoint.id)
 
     async def rotate_secret(
         self, org_id: str, app_ref: str, ref: str, secret: str | None, grace_seconds: int
     ) -> Endpoint:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, ref)
         rotated = await self._store.rotate_endpoint_secret(
             org_id,
             endpoint.app_id,
@@ -110,7 +115,7 @@ class EndpointService:
     async def set_headers(
         self, org_id: str, app_ref: str, ref: str, headers: Mapping[str, str]
     ) -> Endpoint:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, ref)
         return await self._update(endpoint, {"headers": dict(headers)})
 
     async def patch_headers(
@@ -121,7 +126,7 @@ class EndpointService:
         changes: Mapping[str, str | None],
         deletions: tuple[str, ...] = (),
     ) -> Endpoint:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, ref)
         removed = {n.lower() for n in deletions} | {
             n.lower() for n, v in changes.items() if v is None
         }
@@ -132,16 +137,16 @@ class EndpointService:
                 merged[name] = value
         problem = header_rules.check_headers(merged)
         if problem:
-            raise InvalidInput.at(("body", "headers"), problem)
+            raise InvalidInput.broken(("body", "headers"), problem)
         return await self._update(endpoint, {"headers": merged})
 
     async def send_example(
         self, org_id: str, app_ref: str, ref: str, event_type: str, example_index: int
     ) -> Published:
         """Publish an example of `event_type` to this endpoint alone, whatever its filters."""
-        endpoint = await require_endpoint(self._store, org_id, app_ref, ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, ref)
         if endpoint.disabled:
-            raise BadRequest("The endpoint is disabled", code="endpoint_disabled")
+            raise BadRequest(code="endpoint_disabled")
         payload = await self._example_payload(org_id, event_type, example_index)
         return await self._messages.publish(
             org_id,
@@ -153,19 +158,16 @@ class EndpointService:
     async def _example_payload(self, org_id: str, event_type: str, index: int) -> dict[str, Any]:
         if event_type == PING:
             return {"success": True}
-        found = await self._store.get_event_type(org_id, event_type)
+        found = await self._event_types.get_event_type(org_id, event_type)
         if found is None:
             raise NotFound(entity="event_type")
         schema = (found.schemas or {}).get("1")
         examples = schema.get("examples") if isinstance(schema, dict) else None
         if not isinstance(examples, list) or index >= len(examples):
-            raise BadRequest(
-                "Unable to generate example message from event-type schema",
-                code="invalid_scheme",
-            )
+            raise BadRequest(code="invalid_scheme", message_id="example_missing")
         example = examples[index]
         if not isinstance(example, dict):
-            raise BadRequest("The schema's example is not a JSON object", code="invalid_scheme")
+            raise BadRequest(code="invalid_scheme", message_id="example_not_object")
         return example
 
     async def _update(self, endpoint: Endpoint, changes: Mapping[str, Any]) -> Endpoint:
@@ -192,16 +194,15 @@ class EndpointService:
                 return secret
             return signing.validate_endpoint_secret(secret)
         except signing.SecretError as exc:
-            raise InvalidInput.at(("body", field), str(exc)) from None
+            raise InvalidInput.said(("body", field), str(exc)) from None
 
     async def _check_event_types(self, org_id: str, event_types: tuple[str, ...] | None) -> None:
         if not event_types:
             return
         names = exact_names(event_types)
-        live = await self._store.live_event_type_names(org_id, names)
+        live = await self._event_types.live_event_type_names(org_id, names)
         missing = [n for n in names if n not in live]
         if missing:
             raise InvalidInput.at(
-                ("body", "eventTypes"),
-                f"The following event types don't exist: {', '.join(missing)}",
+                ("body", "eventTypes"), "event_types_missing", names=", ".join(missing)
             )

@@ -13,22 +13,25 @@ from hookpost.core import ids
 from hookpost.core.errors import BadRequest, NotFound
 from hookpost.core.fields import AttemptQuery
 from hookpost.core.models import Attempt, Delivery, Endpoint, Message, Page, Task
-from hookpost.service.background import TaskService
+from hookpost.service.background import TaskService, stats_since
 from hookpost.service.lookup import require_endpoint, require_message
-from hookpost.store.ports import HistoryReader
-
-MAX_STATS_RANGE = timedelta(days=28, minutes=5)
+from hookpost.store.ports import HistoryReader, Lookups, Redelivery
 
 
 class HistoryService:
     def __init__(
         self,
+        lookups: Lookups,
         store: HistoryReader,
+        redelivery: Redelivery,
         clock: Callable[[], datetime],
         wake: Callable[[], None],
+        *,
         tasks: TaskService | None = None,
     ) -> None:
+        self._lookups = lookups
         self._store = store
+        self._redelivery = redelivery
         self._clock = clock
         self._wake = wake
         self._tasks = tasks
@@ -36,16 +39,16 @@ class HistoryService:
     async def attempts_by_endpoint(
         self, org_id: str, app_ref: str, endpoint_ref: str, q: AttemptQuery
     ) -> Page[Attempt]:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, endpoint_ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
         scoped = AttemptQuery(**{**vars(q), "endpoint_id": endpoint.id})
         return await self._store.list_attempts(org_id, endpoint.app_id, scoped)
 
     async def attempts_by_message(
         self, org_id: str, app_ref: str, msg_ref: str, q: AttemptQuery
     ) -> Page[Attempt]:
-        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        message = await require_message(self._lookups, org_id, app_ref, msg_ref)
         if q.endpoint_id is not None:
-            endpoint = await require_endpoint(self._store, org_id, message.app_id, q.endpoint_id)
+            endpoint = await require_endpoint(self._lookups, org_id, message.app_id, q.endpoint_id)
             q = AttemptQuery(**{**vars(q), "endpoint_id": endpoint.id})
         return await self._store.list_attempts(org_id, message.app_id, q, msg_id=message.id)
 
@@ -59,7 +62,7 @@ class HistoryService:
         )
 
     async def attempt(self, org_id: str, app_ref: str, msg_ref: str, attempt_id: str) -> Attempt:
-        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        message = await require_message(self._lookups, org_id, app_ref, msg_ref)
         found = (
             await self._store.get_attempt(org_id, message.app_id, message.id, attempt_id)
             if ids.is_valid(ids.ATTEMPT, attempt_id)
@@ -72,7 +75,7 @@ class HistoryService:
     async def expunge_attempt(
         self, org_id: str, app_ref: str, msg_ref: str, attempt_id: str
     ) -> None:
-        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        message = await require_message(self._lookups, org_id, app_ref, msg_ref)
         expunged = ids.is_valid(ids.ATTEMPT, attempt_id) and (
             await self._store.expunge_attempt_content(
                 org_id, message.app_id, message.id, attempt_id
@@ -84,13 +87,13 @@ class HistoryService:
     async def endpoint_messages(
         self, org_id: str, app_ref: str, endpoint_ref: str, q: AttemptQuery
     ) -> Page[tuple[Message, Delivery]]:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, endpoint_ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
         return await self._store.list_endpoint_messages(org_id, endpoint.id, q)
 
     async def message_destinations(
         self, org_id: str, app_ref: str, msg_ref: str, *, limit: int, iterator: str | None
     ) -> Page[tuple[Endpoint, Delivery]]:
-        message = await require_message(self._store, org_id, app_ref, msg_ref)
+        message = await require_message(self._lookups, org_id, app_ref, msg_ref)
         return await self._store.list_message_destinations(
             org_id, message.id, limit=limit, iterator=iterator
         )
@@ -103,23 +106,18 @@ class HistoryService:
         since: datetime | None,
         until: datetime | None,
     ) -> dict[str, int]:
-        endpoint = await require_endpoint(self._store, org_id, app_ref, endpoint_ref)
+        endpoint = await require_endpoint(self._lookups, org_id, app_ref, endpoint_ref)
         now = self._clock()
         until = until or now
-        since = since or until - timedelta(days=28)
         if until > now + timedelta(minutes=5):
-            raise BadRequest("'until' must not be in the future", code="invalid_range")
-        if since > until or until - since > MAX_STATS_RANGE:
-            raise BadRequest(
-                "the range must start before it ends and span at most 28 days",
-                code="invalid_range",
-            )
+            raise BadRequest(code="invalid_range", message_id="until_in_future")
+        since = stats_since(since, until)
         return await self._store.endpoint_stats(org_id, endpoint.id, since, until)
 
     async def resend(self, org_id: str, app_ref: str, msg_ref: str, endpoint_ref: str) -> None:
-        message = await require_message(self._store, org_id, app_ref, msg_ref)
-        endpoint = await require_endpoint(self._store, org_id, message.app_id, endpoint_ref)
-        await self._store.resend(endpoint, message.id)
+        message = await require_message(self._lookups, org_id, app_ref, msg_ref)
+        endpoint = await require_endpoint(self._lookups, org_id, message.app_id, endpoint_ref)
+        await self._redelivery.resend(endpoint, message.id)
         self._wake()
 
     async def recover(

@@ -16,7 +16,7 @@ from hookpost.core.fields import ApplicationFields, MessageQuery, NewMessage
 from hookpost.core.models import Message, Page, Published
 from hookpost.core.names import is_name
 from hookpost.service.lookup import require_app, require_message
-from hookpost.store.ports import Publisher
+from hookpost.store.ports import Lookups, MessageLog, Publisher
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,17 @@ class Publication:
 
 
 class MessageService:
-    def __init__(self, store: Publisher, max_payload_bytes: int, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        lookups: Lookups,
+        store: Publisher,
+        log: MessageLog,
+        max_payload_bytes: int,
+        wake: Callable[[], None],
+    ) -> None:
+        self._lookups = lookups
         self._store = store
+        self._log = log
         self._max_payload = max_payload_bytes
         self._wake = wake
 
@@ -54,7 +63,7 @@ class MessageService:
         body = _body(publication)
         if len(body) > self._max_payload:
             raise PayloadTooLarge(
-                f"The payload is {len(body)} bytes; the limit is {self._max_payload} bytes"
+                message_id="payload_over_limit", size=len(body), limit=self._max_payload
             )
         create_app = await self._inline_application(org_id, app_ref, publication.application)
         new = NewMessage(
@@ -80,33 +89,34 @@ class MessageService:
         return published
 
     async def get(self, org_id: str, app_ref: str, ref: str) -> Message:
-        return await require_message(self._store, org_id, app_ref, ref)
+        return await require_message(self._lookups, org_id, app_ref, ref)
 
     async def list(self, org_id: str, app_ref: str, query: MessageQuery) -> Page[Message]:
-        app = await require_app(self._store, org_id, app_ref)
-        return await self._store.list_messages(org_id, app.id, query)
+        app = await require_app(self._lookups, org_id, app_ref)
+        return await self._log.list_messages(org_id, app.id, query)
 
     async def expunge(self, org_id: str, app_ref: str, ref: str) -> None:
-        message = await require_message(self._store, org_id, app_ref, ref)
-        await self._store.expunge_message_content(org_id, message.app_id, message.id)
+        message = await require_message(self._lookups, org_id, app_ref, ref)
+        await self._log.expunge_message_content(org_id, message.app_id, message.id)
 
     async def _inline_application(
         self, org_id: str, app_ref: str, application: ApplicationFields | None
     ) -> ApplicationFields | None:
         """The application to create with the message, when the path names none yet."""
-        if application is None or await self._store.get_application(org_id, app_ref):
+        if application is None or await self._lookups.get_application(org_id, app_ref):
             return None
         if application.uid is None:
             raise InvalidInput.at(
                 ("body", "application", "uid"),
-                "application.uid is required to create the application with the message",
+                "application_uid_required",
                 "application_uid_missing",
             )
         if application.uid != app_ref:
             raise InvalidInput.at(
                 ("body", "application", "uid"),
-                f"application.uid '{application.uid}' must equal the application in the path",
                 "application_uid_mismatch",
+                "application_uid_mismatch",
+                uid=application.uid,
             )
         return application
 
@@ -118,4 +128,4 @@ def _body(publication: Publication) -> bytes:
     try:
         return codec.dumps(publication.payload) if raw is None else raw.encode()
     except UnicodeEncodeError:  # an unpaired surrogate (the codec refuses them on the wire)
-        raise InvalidInput.at(loc, "the text contains an unpaired UTF-16 surrogate") from None
+        raise InvalidInput.at(loc, "unpaired_surrogate") from None

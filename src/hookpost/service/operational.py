@@ -22,7 +22,7 @@ from hookpost.core.models import Application, Endpoint, Page
 from hookpost.core.outcomes import AttemptRecord, Notice
 from hookpost.service.endpoints import EndpointService
 from hookpost.service.messages import MessageService, Publication
-from hookpost.store.ports import Operational
+from hookpost.store.ports import Applications, Lookups, Organizations
 
 APP_UID = "hookpost-operational"
 APP_NAME = "hookpost operational webhooks"
@@ -52,14 +52,18 @@ def operational_app_uid(org_id: str, default_org_id: str) -> str:
 class OperationalApps:
     """Finds (or makes) each customer organization's operational application."""
 
-    def __init__(self, store: Operational) -> None:
-        self._store = store
+    def __init__(
+        self, organizations: Organizations, applications: Applications, lookups: Lookups
+    ) -> None:
+        self._organizations = organizations
+        self._applications = applications
+        self.lookups = lookups
         self._orgs: tuple[str, str] | None = None  # (internal, default) organization ids
 
     async def organizations(self) -> tuple[str, str]:
         if self._orgs is None:
-            internal = await self._store.ensure_internal_organization()
-            default = await self._store.ensure_organization()
+            internal = await self._organizations.ensure_internal_organization()
+            default = await self._organizations.ensure_organization()
             self._orgs = (internal.id, default.id)
         return self._orgs
 
@@ -67,13 +71,21 @@ class OperationalApps:
         internal, default = await self.organizations()
         if org_id == internal:
             return None  # the operational applications' own endpoints notify nobody
-        return await self._store.get_application(internal, operational_app_uid(org_id, default))
+        return await self.lookups.get_application(internal, operational_app_uid(org_id, default))
 
     async def find_or_create(self, org_id: str) -> Application:
         internal, default = await self.organizations()
         fields = ApplicationFields(APP_NAME, operational_app_uid(org_id, default))
-        app, _ = await self._store.get_or_create_application(internal, fields)
+        app, _ = await self._applications.get_or_create_application(internal, fields)
         return app
+
+    async def retire_visible_application(self) -> None:
+        """Earlier versions kept the application in the default organization, where the
+        operator's key listed it as a customer's: delete that one (its history stays)."""
+        org = await self._organizations.ensure_organization()
+        old = await self.lookups.get_application(org.id, APP_UID)
+        if old is not None and old.name == APP_NAME:
+            await self._applications.delete_application(org.id, old.id)
 
 
 def _timestamp(record: AttemptRecord) -> str:
@@ -111,20 +123,19 @@ def notice_payload(notice: Notice, record: AttemptRecord) -> dict[str, Any]:
 
 class OperationalWebhooks:
     def __init__(
-        self, store: Operational, messages: MessageService, endpoints: EndpointService
+        self, apps: OperationalApps, messages: MessageService, endpoints: EndpointService
     ) -> None:
-        self._store = store
+        self._apps = apps
         self._messages = messages
         self._endpoints = endpoints
-        self._apps = OperationalApps(store)
 
     async def configure(self, url: str, secret: str | None) -> Application:
         """Create (or update) the default organization's operational application and the
         operator's endpoint, in the internal organization, out of every customer's sight."""
-        await self._retire_visible_application()
+        await self._apps.retire_visible_application()
         app = await self._apps.find_or_create((await self._apps.organizations())[1])
         fields = EndpointFields(url=url, uid=ENDPOINT_UID, description="the operator")
-        existing = await self._store.get_endpoint(app.org_id, app.id, ENDPOINT_UID)
+        existing = await self._apps.lookups.get_endpoint(app.org_id, app.id, ENDPOINT_UID)
         try:
             if existing is None:
                 await self._endpoints.create(app.org_id, app.id, fields, secret)
@@ -137,14 +148,6 @@ class OperationalWebhooks:
                 f"HOOKPOST_OPERATIONAL_WEBHOOK_URL is not usable: {exc}"
             ) from exc
         return app
-
-    async def _retire_visible_application(self) -> None:
-        """Earlier versions kept the application in the default organization, where the
-        operator's key listed it as a customer's: delete that one (its history stays)."""
-        org = await self._store.ensure_organization()
-        old = await self._store.get_application(org.id, APP_UID)
-        if old is not None and old.name == APP_NAME:
-            await self._store.delete_application(org.id, old.id)
 
     async def emit(self, records: Sequence[AttemptRecord]) -> None:
         """Publish one operational message per notice, to the operational application of the
@@ -179,8 +182,7 @@ class OperationalEndpointService(EndpointService):
         unknown = sorted(set(event_types or ()) - EVENT_TYPES)
         if unknown:
             raise InvalidInput.at(
-                ("body", "eventTypes"),
-                f"The following event types don't exist: {', '.join(unknown)}",
+                ("body", "eventTypes"), "event_types_missing", names=", ".join(unknown)
             )
 
 
@@ -188,8 +190,8 @@ class OperationalEndpoints:
     """`/api/v1/operational-webhook/endpoint`: the organization's operational endpoints (of
     its application in the internal organization)."""
 
-    def __init__(self, store: Operational, endpoints: OperationalEndpointService) -> None:
-        self._apps = OperationalApps(store)
+    def __init__(self, apps: OperationalApps, endpoints: OperationalEndpointService) -> None:
+        self._apps = apps
         self._endpoints = endpoints
 
     async def _existing_app(self, org_id: str) -> Application:

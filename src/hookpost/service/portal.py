@@ -22,25 +22,15 @@ from hookpost.core.portal import (
     PortalSession,
     resolve_capabilities,
 )
-from hookpost.service.access import MAX_TOKEN_LENGTH, hash_token
+from hookpost.service.access import MAX_TOKEN_LENGTH, hash_token, random_token
 from hookpost.service.lookup import require_app
-from hookpost.store import Store
 from hookpost.store.portal import PortalGrants
+from hookpost.store.ports import Applications, Lookups
 
 TOKEN_PREFIX = "hp_pt_"  # noqa: S105 - a portal token: an app-scoped key, never an operator's key
 LINK_PREFIX = "hp_pl_"
 SESSION_PREFIX = "hp_ps_"
 LOGIN_PATH = "/portal/login"
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def _random(prefix: str, entropy: bytes) -> str:
-    number = int.from_bytes(entropy, "big")
-    chars = []
-    for _ in range(43):
-        number, digit = divmod(number, 62)
-        chars.append(_ALPHABET[digit])
-    return prefix + "".join(chars)
 
 
 def csrf_token(session_secret: str) -> str:
@@ -55,13 +45,16 @@ def csrf_matches(session_secret: str, given: str) -> bool:
 class PortalAccess:
     def __init__(
         self,
-        store: Store,
+        lookups: Lookups,
+        applications: Applications,
         grants: PortalGrants,
         clock: Callable[[], datetime],
+        *,
         entropy: Callable[[int], bytes],
         public_url: str,
     ) -> None:
-        self._store = store
+        self._lookups = lookups
+        self._applications = applications
         self._grants = grants
         self._clock = clock
         self._entropy = entropy
@@ -83,12 +76,11 @@ class PortalAccess:
         seconds = DEFAULT_EXPIRY if expiry is None else expiry
         if not MIN_EXPIRY <= seconds <= MAX_EXPIRY:
             raise InvalidInput.at(
-                ("body", "expiry"),
-                f"expiry must be between {MIN_EXPIRY} and {MAX_EXPIRY} seconds",
+                ("body", "expiry"), "expiry_out_of_range", min=MIN_EXPIRY, max=MAX_EXPIRY
             )
         app_id = await self._application_id(org_id, app_ref, application)
-        token = _random(TOKEN_PREFIX, self._entropy(32))
-        link = _random(LINK_PREFIX, self._entropy(32))
+        token = random_token(TOKEN_PREFIX, self._entropy(32))
+        link = random_token(LINK_PREFIX, self._entropy(32))
         await self._grants.add(
             org_id=org_id,
             app_id=app_id,
@@ -104,32 +96,33 @@ class PortalAccess:
     async def _application_id(
         self, org_id: str, app_ref: str, application: ApplicationFields | None
     ) -> str:
-        existing = await self._store.get_application(org_id, app_ref) if is_name(app_ref) else None
+        existing = (
+            await self._lookups.get_application(org_id, app_ref) if is_name(app_ref) else None
+        )
         if existing is not None:
             return existing.id
         if application is None or check_uid(app_ref, ids.APPLICATION):
-            return (await require_app(self._store, org_id, app_ref)).id
+            return (await require_app(self._lookups, org_id, app_ref)).id
         if application.uid is not None and application.uid != app_ref:
             raise InvalidInput.at(
-                ("body", "application", "uid"),
-                f"application.uid '{application.uid}' must equal the application in the path",
+                ("body", "application", "uid"), "application_uid_mismatch", uid=application.uid
             )
         fields = ApplicationFields(
             application.name, app_ref, application.throttle_rate, application.metadata
         )
-        created, _ = await self._store.get_or_create_application(org_id, fields)
+        created, _ = await self._applications.get_or_create_application(org_id, fields)
         return created.id
 
     async def authenticate(self, authorization: str | None) -> PortalGrant:
         """The live grant a `Bearer hp_pt_...` header names; AuthenticationFailed otherwise."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
-            raise AuthenticationFailed("Invalid token")
+            raise AuthenticationFailed(message_id="invalid_token")
         if len(token) > MAX_TOKEN_LENGTH:
-            raise AuthenticationFailed("Invalid token")
+            raise AuthenticationFailed(message_id="invalid_token")
         grant = await self._grants.find_by_token(hash_token(token))
         if grant is None or not grant.live_at(self._clock()):
-            raise AuthenticationFailed("Invalid token")
+            raise AuthenticationFailed(message_id="invalid_token")
         return grant
 
     async def logout(self, authorization: str | None) -> None:
@@ -140,8 +133,8 @@ class PortalAccess:
         self, org_id: str, app_ref: str, grace_seconds: int, session_ids: tuple[str, ...] | None
     ) -> None:
         if grace_seconds < 0:
-            raise InvalidInput.at(("body", "expiry"), "expiry must not be negative")
-        app = await require_app(self._store, org_id, app_ref)
+            raise InvalidInput.at(("body", "expiry"), "expiry_negative")
+        app = await require_app(self._lookups, org_id, app_ref)
         at = self._clock() + timedelta(seconds=grace_seconds)
         await self._grants.expire_app(org_id, app.id, at, session_ids)
 
@@ -152,7 +145,7 @@ class PortalAccess:
         grant = await self._grants.spend_link(hash_token(code))
         if grant is None:
             return None
-        secret = _random(SESSION_PREFIX, self._entropy(32))
+        secret = random_token(SESSION_PREFIX, self._entropy(32))
         session = await self._grants.open_session(grant, hash_token(secret), grant.expires_at)
         return secret, session
 

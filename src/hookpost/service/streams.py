@@ -13,7 +13,7 @@ from hookpost.core.errors import InvalidInput
 from hookpost.core.models import Message
 from hookpost.service.lookup import require_app
 from hookpost.service.message_order import PAGE, FeedReader
-from hookpost.store import Store
+from hookpost.store.ports import Lookups
 
 # How often a caught-up follower looks again: messages become visible only once older than
 # the commit window anyway, so a wake-up on publish would gain nothing.
@@ -21,8 +21,10 @@ IDLE_PAUSE = 0.25
 
 
 class StreamService:
-    def __init__(self, store: Store, reader: FeedReader, idle_pause: float = IDLE_PAUSE) -> None:
-        self._store = store
+    def __init__(
+        self, lookups: Lookups, reader: FeedReader, idle_pause: float = IDLE_PAUSE
+    ) -> None:
+        self._lookups = lookups
         self._reader = reader
         self._idle_pause = idle_pause
 
@@ -37,11 +39,9 @@ class StreamService:
     ) -> AsyncIterator[Message]:
         """Checks the request now (so errors are answered before streaming starts), then
         gives the messages after `last_event_id` (or from now on), forever."""
-        app = await require_app(self._store, org_id, app_ref)
+        app = await require_app(self._lookups, org_id, app_ref)
         if last_event_id is not None and not ids.is_valid(ids.MESSAGE, last_event_id):
-            raise InvalidInput.at(
-                ("header", "last-event-id"), "Last-Event-ID must be a message id this stream sent"
-            )
+            raise InvalidInput.at(("header", "last-event-id"), "last_event_id_unknown")
         start = last_event_id or self._reader.order.horizon()
         return self._follow(app.id, start, event_type, channel)
 

@@ -1,9 +1,7 @@
-"""Durable state: the `Store` (one transaction per method) over SQLite or PostgreSQL.
-
-There is one implementation for both dialects, so `Store` is that class rather than a
-protocol repeating its signatures; a backend of another kind would extract one.
+"""Durable state over SQLite or PostgreSQL: narrow ports (`ports.py`), one class implementing
+each (`Stores` builds them over one database), one transaction per method.
 """
 
-from hookpost.store.sql_store import SqlStore as Store
+from hookpost.store.stores import Stores
 
-__all__ = ["Store"]
+__all__ = ["Stores"]

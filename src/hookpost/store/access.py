@@ -23,6 +23,8 @@ INTERNAL_ORGANIZATION_ID = ids.ORGANIZATION + "z" * 27
 
 
 class AccessStore(StoreBase):
+    """The `Credentials` and `Organizations` ports."""
+
     async def ping(self) -> None:
         async with self._db.read() as conn:
             await conn.execute(sa.text("SELECT 1"))

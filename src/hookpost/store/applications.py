@@ -6,6 +6,7 @@ Deletion is soft: the row stays for history, its uid is released, its endpoints 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +30,23 @@ def app_lookup(org_id: str, ref: str) -> sa.ColumnElement[bool]:
     )
 
 
+def application_values(
+    id_factory: ids.IdFactory, now: datetime, org_id: str, fields: ApplicationFields
+) -> dict[str, Any]:
+    """A new application's row (publishing writes it too, when a message creates its app)."""
+    stamp = rows.to_us(now)
+    return {
+        "id": id_factory.new(ids.APPLICATION),
+        "org_id": org_id,
+        "created_at": stamp,
+        "updated_at": stamp,
+        **rows.column_values(vars(fields)),
+    }
+
+
 class ApplicationStore(StoreBase):
+    """The `Applications` port."""
+
     async def create_application(self, org_id: str, fields: ApplicationFields) -> Application:
         async with self._db.write() as conn:
             app = await self._insert_application(conn, org_id, fields)
@@ -42,23 +59,19 @@ class ApplicationStore(StoreBase):
     ) -> tuple[Application, bool]:
         async with self._db.write() as conn:
             if fields.uid is not None:
-                existing = await _fetch(conn, app_lookup(org_id, fields.uid))
+                existing = await fetch_application(conn, app_lookup(org_id, fields.uid))
                 if existing is not None:
                     return existing, False
             app = await self._insert_application(conn, org_id, fields)
             if app is None and fields.uid is not None:
                 # A concurrent request created it between our read and our insert (which
                 # waited for that request to commit): answer with its application.
-                existing = await _fetch(conn, app_lookup(org_id, fields.uid))
+                existing = await fetch_application(conn, app_lookup(org_id, fields.uid))
                 if existing is not None:
                     return existing, False
         if app is None:
             raise Conflict(message_id="application_uid_taken")
         return app, True
-
-    async def get_application(self, org_id: str, ref: str) -> Application | None:
-        async with self._db.read() as conn:
-            return await _fetch(conn, app_lookup(org_id, ref))
 
     async def list_applications(
         self,
@@ -90,7 +103,7 @@ class ApplicationStore(StoreBase):
     ) -> tuple[Application, bool]:
         """Replace application `ref` with `fields`, creating it when it does not exist."""
         async with self._db.write() as conn:
-            existing = await _fetch(conn, app_lookup(org_id, ref))
+            existing = await fetch_application(conn, app_lookup(org_id, ref))
             if existing is None and ref.startswith(ids.APPLICATION):
                 # Ids are the server's to give: creating one under a fresh id on every call
                 # would make a repeated PUT leave several applications.
@@ -101,7 +114,7 @@ class ApplicationStore(StoreBase):
                     return created, True
                 # A concurrent PUT created it between our read and our insert (which waited
                 # for that request to commit): this PUT replaces what it wrote.
-                existing = await _fetch(conn, app_lookup(org_id, ref))
+                existing = await fetch_application(conn, app_lookup(org_id, ref))
                 if existing is None:
                     raise Conflict(message_id="application_uid_taken")
             updated = await self._update_application(conn, org_id, existing.id, vars(fields))
@@ -135,21 +148,10 @@ class ApplicationStore(StoreBase):
                 .values(state=DeliveryState.CANCELED, next_attempt_at=None, updated_at=now)
             )
 
-    def _application_values(self, org_id: str, fields: ApplicationFields) -> dict[str, Any]:
-        """A new application's row."""
-        now = rows.to_us(self._clock())
-        return {
-            "id": self._ids.new(ids.APPLICATION),
-            "org_id": org_id,
-            "created_at": now,
-            "updated_at": now,
-            **rows.column_values(vars(fields)),
-        }
-
     async def _insert_application(
         self, conn: Conn, org_id: str, fields: ApplicationFields
     ) -> Application | None:
-        values = self._application_values(org_id, fields)
+        values = application_values(self._ids, self._clock(), org_id, fields)
         inserted = await conn.execute(
             self._insert(applications)
             .values(values)
@@ -158,7 +160,7 @@ class ApplicationStore(StoreBase):
         )
         if inserted.first() is None:
             return None
-        return await _fetch(conn, applications.c.id == values["id"])
+        return await fetch_application(conn, applications.c.id == values["id"])
 
     async def _update_application(
         self, conn: Conn, org_id: str, app_id: str, changes: Mapping[str, Any]
@@ -174,7 +176,7 @@ class ApplicationStore(StoreBase):
                 )
         except UniqueTaken:
             raise Conflict(message_id="application_uid_taken") from None
-        app = await _fetch(conn, applications.c.id == app_id)
+        app = await fetch_application(conn, applications.c.id == app_id)
         assert app is not None, "updated application vanished inside its transaction"
         return app
 
@@ -190,6 +192,6 @@ def _having_endpoints(presence: EndpointPresence) -> sa.ColumnElement[bool]:
     return sa.or_(enabled, ~some)
 
 
-async def _fetch(conn: Conn, where: sa.ColumnElement[bool]) -> Application | None:
+async def fetch_application(conn: Conn, where: sa.ColumnElement[bool]) -> Application | None:
     row = (await conn.execute(sa.select(applications).where(where))).first()
     return None if row is None else rows.application(row)

@@ -21,14 +21,13 @@ Clock = Callable[[], datetime]
 
 
 class StoreBase:
+    """The database, clock and id factory a port implementation works with; the only base
+    class of the store's parts (none inherits another part)."""
+
     def __init__(self, db: Database, clock: Clock, ids: IdFactory) -> None:
         self._db = db
         self._clock = clock
         self._ids = ids
-
-    @property
-    def database(self) -> Database:
-        return self._db
 
     def _insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT DO NOTHING."""

@@ -24,7 +24,9 @@ def _named(org_id: str, name: str) -> sa.ColumnElement[bool]:
     return sa.and_(event_types.c.org_id == org_id, event_types.c.name == name)
 
 
-class CatalogStore(StoreBase):
+class EventTypeStore(StoreBase):
+    """The `EventTypes` port: the catalog of event types."""
+
     async def create_event_type(self, org_id: str, name: str, fields: EventTypeFields) -> EventType:
         async with self._db.write() as conn:
             existing = await _fetch(conn, _named(org_id, name))

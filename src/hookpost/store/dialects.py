@@ -1,5 +1,5 @@
 """The one place the store picks a dialect's implementation of its hot operations; the
-runtime (which chose the database) gets them through `SqlStore`, built here once.
+runtime (which chose the database) gets them through `Stores`, built here once.
 """
 
 from __future__ import annotations

@@ -14,12 +14,11 @@ import sqlalchemy as sa
 from hookpost.core import ids
 from hookpost.core.errors import BadRequest, Conflict, NotFound
 from hookpost.core.fields import EndpointFields
-from hookpost.core.models import DeliveryState, Endpoint, MessageStatus, Page, SigningKey
+from hookpost.core.models import DeliveryState, Endpoint, Page, SigningKey
 from hookpost.store import rows
 from hookpost.store.base import StoreBase, fetch_page
 from hookpost.store.database import Conn
 from hookpost.store.errors import UniqueTaken, translated
-from hookpost.store.history import status_condition
 from hookpost.store.schema import deliveries, endpoints
 
 MAX_OLD_KEYS = 10
@@ -54,6 +53,8 @@ async def set_disabled(conn: Conn, endpoint_id: str, disabled: bool, now: int) -
 
 
 class EndpointStore(StoreBase):
+    """The `EndpointAdmin` port."""
+
     async def create_endpoint(
         self, org_id: str, app_id: str, fields: EndpointFields, secret: str
     ) -> Endpoint:
@@ -62,12 +63,6 @@ class EndpointStore(StoreBase):
         if created is None:
             raise Conflict(message_id="endpoint_uid_taken")
         return created
-
-    async def get_endpoint(self, org_id: str, app_id: str, ref: str) -> Endpoint | None:
-        async with self._db.read() as conn:
-            return await fetch_endpoint(
-                conn, sa.and_(endpoint_lookup(app_id, ref), endpoints.c.org_id == org_id)
-            )
 
     async def list_endpoints(
         self, org_id: str, app_id: str, *, limit: int, iterator: str | None, descending: bool
@@ -164,28 +159,6 @@ class EndpointStore(StoreBase):
         assert updated is not None
         return updated
 
-    async def endpoint_stats(
-        self, org_id: str, endpoint_id: str, since: datetime, until: datetime
-    ) -> dict[str, int]:
-        """Messages for the endpoint in [since, until], counted by their Svix status."""
-        buckets = {
-            "success": status_condition(MessageStatus.SUCCESS),
-            "fail": status_condition(MessageStatus.FAIL),
-            "sending": status_condition(MessageStatus.SENDING),
-            "pending": status_condition(MessageStatus.PENDING),
-        }
-        query = sa.select(
-            *(sa.func.count().filter(cond).label(name) for name, cond in buckets.items())
-        ).where(
-            deliveries.c.org_id == org_id,
-            deliveries.c.endpoint_id == endpoint_id,
-            deliveries.c.created_at >= rows.to_us(since),
-            deliveries.c.created_at <= rows.to_us(until),
-        )
-        async with self._db.read() as conn:
-            row = (await conn.execute(query)).one()
-        return {name: int(getattr(row, name)) for name in buckets}
-
     async def _insert_endpoint(
         self, conn: Conn, org_id: str, app_id: str, fields: EndpointFields, secret: str
     ) -> Endpoint | None:
@@ -241,8 +214,7 @@ def _rotated(
     still_live = [k for k in older if k.live_at(now)]
     if len(still_live) >= MAX_OLD_KEYS:
         raise BadRequest(
-            f"at most {MAX_OLD_KEYS} old secrets may be valid at once; wait for one to expire",
-            code="limit_reached",
+            code="limit_reached", message_id="too_many_old_secrets", limit=MAX_OLD_KEYS
         )
     retired = SigningKey(current.secret, current.created_at, now + grace)
     live_old = [retired, *still_live] if grace.total_seconds() > 0 else still_live

@@ -5,6 +5,9 @@ Support staff answer "I never got the webhook" from these queries, so every filt
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from hookpost.core import ids
@@ -37,6 +40,44 @@ def _latest_delivery() -> sa.ColumnElement[bool]:
 
 
 class HistoryStore(StoreBase):
+    """The `HistoryReader` port."""
+
+    async def endpoint_stats(
+        self, org_id: str, endpoint_id: str, since: datetime, until: datetime
+    ) -> dict[str, int]:
+        """Messages for the endpoint in [since, until], counted by their Svix status."""
+        buckets = {
+            "success": status_condition(MessageStatus.SUCCESS),
+            "fail": status_condition(MessageStatus.FAIL),
+            "sending": status_condition(MessageStatus.SENDING),
+            "pending": status_condition(MessageStatus.PENDING),
+        }
+        query = sa.select(
+            *(sa.func.count().filter(cond).label(name) for name, cond in buckets.items())
+        ).where(
+            deliveries.c.org_id == org_id,
+            deliveries.c.endpoint_id == endpoint_id,
+            deliveries.c.created_at >= rows.to_us(since),
+            deliveries.c.created_at <= rows.to_us(until),
+        )
+        async with self._db.read() as conn:
+            row = (await conn.execute(query)).one()
+        return {name: int(getattr(row, name)) for name in buckets}
+
+    async def messages_by_id(
+        self, org_id: str, app_id: str, msg_ids: Collection[str]
+    ) -> dict[str, Message]:
+        """The messages of `msg_ids` that the application has, by id."""
+        if not msg_ids:
+            return {}
+        query = sa.select(messages).where(
+            messages.c.org_id == org_id,
+            messages.c.app_id == app_id,
+            messages.c.id.in_(list(msg_ids)),
+        )
+        async with self._db.read() as conn:
+            return {row.id: rows.message(row) for row in await conn.execute(query)}
+
     async def list_attempts(
         self, org_id: str, app_id: str, q: AttemptQuery, *, msg_id: str | None = None
     ) -> Page[Attempt]:

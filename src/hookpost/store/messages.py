@@ -1,10 +1,9 @@
-"""Messages as stored: reading them back by id or eventId, listing with filters, expunging
-content. Publishing lives in `publishing`.
+"""Messages as stored: listing with filters, expunging content, and the filters and id
+windows the history shares. Publishing lives in `publishing`, lookups in `lookups`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -13,9 +12,8 @@ from hookpost.core import ids
 from hookpost.core.fields import MessageQuery
 from hookpost.core.models import Message, Page
 from hookpost.store import rows
-from hookpost.store.base import fetch_page
+from hookpost.store.base import StoreBase, fetch_page
 from hookpost.store.database import Conn
-from hookpost.store.publishing import PublishingStore
 from hookpost.store.schema import messages
 
 LOOKBACK = timedelta(days=90)
@@ -90,25 +88,8 @@ async def fetch_message(conn: Conn, app_id: str, ref: str) -> Message | None:
     return None if row is None else rows.message(row)
 
 
-class MessageStore(PublishingStore):
-    async def get_message(self, org_id: str, app_id: str, ref: str) -> Message | None:
-        async with self._db.read() as conn:
-            message = await fetch_message(conn, app_id, ref)
-        return message if message is not None and message.org_id == org_id else None
-
-    async def messages_by_id(
-        self, org_id: str, app_id: str, msg_ids: Collection[str]
-    ) -> dict[str, Message]:
-        """The messages of `msg_ids` that the application has, by id."""
-        if not msg_ids:
-            return {}
-        query = sa.select(messages).where(
-            messages.c.org_id == org_id,
-            messages.c.app_id == app_id,
-            messages.c.id.in_(list(msg_ids)),
-        )
-        async with self._db.read() as conn:
-            return {row.id: rows.message(row) for row in await conn.execute(query)}
+class MessageStore(StoreBase):
+    """The `MessageLog` port: the messages as stored. Publishing is `PublishingStore`."""
 
     async def list_messages(self, org_id: str, app_id: str, q: MessageQuery) -> Page[Message]:
         query = sa.select(messages).where(

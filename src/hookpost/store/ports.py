@@ -113,6 +113,14 @@ class Lookups(Protocol):
     async def get_message(self, org_id: str, app_id: str, ref: str) -> Message | None: ...
 
 
+class Organizations(Protocol):
+    """The organizations hookpost itself needs: the default one and the internal one."""
+
+    async def ensure_organization(self, name: str = "default") -> Organization: ...
+
+    async def ensure_internal_organization(self) -> Organization: ...
+
+
 class Credentials(Protocol):
     """API keys, idempotency keys and the organization: what access control needs."""
 
@@ -139,20 +147,12 @@ class Credentials(Protocol):
     async def revoke_api_key(self, key_id: str) -> bool: ...
 
 
-class Catalog(Lookups, Protocol):
-    """Applications and event types (the admin side of the catalog)."""
+class Applications(Protocol):
+    """Applications: creation, changes, listing and deletion (lookups are `Lookups`)."""
 
     async def create_application(self, org_id: str, fields: ApplicationFields) -> Application: ...
 
-    async def create_event_type(
-        self, org_id: str, name: str, fields: EventTypeFields
-    ) -> EventType: ...
-
     async def delete_application(self, org_id: str, app_id: str) -> None: ...
-
-    async def delete_event_type(self, org_id: str, name: str, *, expunge: bool) -> bool: ...
-
-    async def get_event_type(self, org_id: str, name: str) -> EventType | None: ...
 
     async def get_or_create_application(
         self, org_id: str, fields: ApplicationFields
@@ -168,6 +168,26 @@ class Catalog(Lookups, Protocol):
         with_endpoints: EndpointPresence = None,
     ) -> Page[Application]: ...
 
+    async def put_application(
+        self, org_id: str, ref: str, fields: ApplicationFields
+    ) -> tuple[Application, bool]: ...
+
+    async def update_application(
+        self, org_id: str, app_id: str, changes: Mapping[str, Any]
+    ) -> Application: ...
+
+
+class EventTypes(Protocol):
+    """The catalog of event types."""
+
+    async def create_event_type(
+        self, org_id: str, name: str, fields: EventTypeFields
+    ) -> EventType: ...
+
+    async def delete_event_type(self, org_id: str, name: str, *, expunge: bool) -> bool: ...
+
+    async def get_event_type(self, org_id: str, name: str) -> EventType | None: ...
+
     async def list_event_types(
         self,
         org_id: str,
@@ -178,25 +198,19 @@ class Catalog(Lookups, Protocol):
         descending: bool = False,
     ) -> Page[EventType]: ...
 
-    async def put_application(
-        self, org_id: str, ref: str, fields: ApplicationFields
-    ) -> tuple[Application, bool]: ...
+    async def live_event_type_names(self, org_id: str, names: Collection[str]) -> set[str]: ...
 
     async def put_event_type(
         self, org_id: str, name: str, fields: EventTypeFields
     ) -> tuple[EventType, bool]: ...
-
-    async def update_application(
-        self, org_id: str, app_id: str, changes: Mapping[str, Any]
-    ) -> Application: ...
 
     async def update_event_type(
         self, org_id: str, name: str, changes: Mapping[str, Any]
     ) -> EventType | None: ...
 
 
-class EndpointAdmin(Lookups, Protocol):
-    """Endpoints: creation, changes, secrets, and the event types they may name."""
+class EndpointAdmin(Protocol):
+    """Endpoints: creation, changes and secrets (lookups are `Lookups`)."""
 
     async def create_endpoint(
         self, org_id: str, app_id: str, fields: EndpointFields, secret: str
@@ -204,13 +218,9 @@ class EndpointAdmin(Lookups, Protocol):
 
     async def delete_endpoint(self, org_id: str, app_id: str, endpoint_id: str) -> bool: ...
 
-    async def get_event_type(self, org_id: str, name: str) -> EventType | None: ...
-
     async def list_endpoints(
         self, org_id: str, app_id: str, *, limit: int, iterator: str | None, descending: bool
     ) -> Page[Endpoint]: ...
-
-    async def live_event_type_names(self, org_id: str, names: Collection[str]) -> set[str]: ...
 
     async def put_endpoint(
         self, org_id: str, app_id: str, ref: str, fields: EndpointFields, secret: str
@@ -225,8 +235,8 @@ class EndpointAdmin(Lookups, Protocol):
     ) -> Endpoint | None: ...
 
 
-class HistoryReader(Lookups, Protocol):
-    """Attempts, delivery status per message and endpoint, and redelivery (resend, recover)."""
+class HistoryReader(Protocol):
+    """Attempts, and delivery status per message and endpoint."""
 
     async def endpoint_stats(
         self, org_id: str, endpoint_id: str, since: datetime, until: datetime
@@ -256,15 +266,16 @@ class HistoryReader(Lookups, Protocol):
         self, org_id: str, msg_id: str, *, limit: int, iterator: str | None
     ) -> Page[tuple[Endpoint, Delivery]]: ...
 
+
+class Redelivery(Protocol):
+    """Sending a message again to one endpoint (resend); recover and the replays are
+    background tasks (store/background_tasks.py)."""
+
     async def resend(self, endpoint: Endpoint, msg_id: str) -> None: ...
 
 
-class Publisher(Lookups, Protocol):
-    """Publishing and the message log."""
-
-    async def expunge_message_content(self, org_id: str, app_id: str, msg_id: str) -> bool: ...
-
-    async def list_messages(self, org_id: str, app_id: str, q: MessageQuery) -> Page[Message]: ...
+class Publisher(Protocol):
+    """Publishing: a message and its deliveries, in one transaction."""
 
     async def publish(
         self,
@@ -278,15 +289,9 @@ class Publisher(Lookups, Protocol):
     ) -> Published: ...
 
 
-class Operational(Lookups, Protocol):
-    """What the operational webhooks need to set up their own application and endpoint."""
+class MessageLog(Protocol):
+    """The messages as stored: listing and expunging content."""
 
-    async def ensure_organization(self, name: str = "default") -> Organization: ...
+    async def expunge_message_content(self, org_id: str, app_id: str, msg_id: str) -> bool: ...
 
-    async def ensure_internal_organization(self) -> Organization: ...
-
-    async def delete_application(self, org_id: str, app_id: str) -> None: ...
-
-    async def get_or_create_application(
-        self, org_id: str, fields: ApplicationFields
-    ) -> tuple[Application, bool]: ...
+    async def list_messages(self, org_id: str, app_id: str, q: MessageQuery) -> Page[Message]: ...

@@ -28,7 +28,9 @@ from hookpost.core.models import (
     TriggerType,
 )
 from hookpost.store import rows
-from hookpost.store.applications import ApplicationStore
+from hookpost.store.applications import application_values
+from hookpost.store.base import Clock, StoreBase
+from hookpost.store.database import Database
 from hookpost.store.errors import UniqueTaken
 from hookpost.store.group_commit import GroupCommit
 from hookpost.store.ports import PublishRows, PublishTransactions
@@ -70,14 +72,26 @@ class _Ticket:
         self.claims = []
 
 
-class PublishingStore(ApplicationStore):
-    # The dialect's statements (store/postgres/publish.py, store/sqlite/publish.py).
-    _publishing: PublishTransactions
-    _group: GroupCommit[PublishRequest, Published] | None
-    # Set when a worker runs in this process: new deliveries go to it directly.
-    handover: Handover | None
-    # How long a message's idempotency key answers for it (HOOKPOST_IDEMPOTENCY_TTL).
-    idempotency_ttl: timedelta
+class PublishingStore(StoreBase):
+    """The `Publisher` port: publishes run through the dialect's statements
+    (store/postgres/publish.py, store/sqlite/publish.py), concurrent ones grouped."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        ids_: ids.IdFactory,
+        publishing: PublishTransactions,
+        *,
+        idempotency_ttl: timedelta,
+    ) -> None:
+        super().__init__(db, clock, ids_)
+        self._publishing = publishing
+        self._group: GroupCommit[PublishRequest, Published] | None = None
+        # Set when a worker runs in this process: new deliveries go to it directly.
+        self.handover: Handover | None = None
+        # How long a message's idempotency key answers for it (HOOKPOST_IDEMPOTENCY_TTL).
+        self.idempotency_ttl = idempotency_ttl
 
     async def publish(
         self,
@@ -188,7 +202,9 @@ class PublishingStore(ApplicationStore):
         for request in batch:
             key = (request.org_id, request.app_ref)
             if key not in found and request.create_app is not None:
-                values = self._application_values(request.org_id, request.create_app)
+                values = application_values(
+                    self._ids, self._clock(), request.org_id, request.create_app
+                )
                 created = await sql.create_application(values)
                 if created is None:
                     # A concurrent publish (or PUT) created it after our read; the insert

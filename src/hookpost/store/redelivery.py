@@ -20,13 +20,12 @@ from hookpost.store.schema import deliveries, messages
 
 def _require_enabled(endpoint: Endpoint) -> None:
     if endpoint.disabled:
-        raise BadRequest(
-            "The endpoint is disabled; enable it (PATCH disabled=false) before sending to it",
-            code="endpoint_disabled",
-        )
+        raise BadRequest(code="endpoint_disabled", message_id="endpoint_disabled_enable_first")
 
 
 class RedeliveryStore(StoreBase):
+    """The `Redelivery` port: a message sent again to one endpoint."""
+
     async def resend(self, endpoint: Endpoint, msg_id: str) -> None:
         """One manual attempt of a stored message to `endpoint`, whatever its filters say."""
         _require_enabled(endpoint)
@@ -39,10 +38,7 @@ class RedeliveryStore(StoreBase):
                 )
             ).scalar()
             if not payload_present:
-                raise BadRequest(
-                    "The message content has been expunged or has expired; it cannot be sent again",
-                    code="missing_payload",
-                )
+                raise BadRequest(code="missing_payload", message_id="payload_gone")
             await self._add_manual(conn, endpoint, [msg_id])
 
     async def _add_manual(self, conn: Conn, endpoint: Endpoint, msg_ids: list[str]) -> None:

@@ -8,11 +8,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from hookpost.api.deps import OrgId, Svc, as_utc, check_filters, event_types_param, page_args
+from hookpost.api.deps import (
+    OrgId,
+    Svc,
+    as_utc,
+    check_filters,
+    check_status_code_class,
+    event_types_param,
+    page_args,
+)
 from hookpost.api.http import HookpostRoute, json_response
 from hookpost.api.wire import outputs
 from hookpost.core import ids
-from hookpost.core.errors import InvalidInput
 from hookpost.core.fields import AttemptQuery
 from hookpost.core.models import Attempt, Page
 from hookpost.service.container import Services
@@ -39,10 +46,7 @@ def _query(
     after: datetime | None = None,
     endpoint_id: str | None = None,
 ) -> AttemptQuery:
-    if status_code_class is not None and status_code_class not in {0, 100, 200, 300, 400, 500}:
-        raise InvalidInput.at(
-            ("query", "status_code_class"), "must be one of 0, 100, 200, 300, 400 or 500"
-        )
+    check_status_code_class(status_code_class, ("query", "status_code_class"))
     check_filters(channel, tag)
     return AttemptQuery(
         **page_args(limit, iterator, prefix),

@@ -17,13 +17,12 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from hookpost.api.deps import Order, OrgId, Svc, as_utc, page_args
+from hookpost.api.deps import Order, OrgId, Svc, as_utc, check_status_code_class, page_args
 from hookpost.api.http import HookpostRoute, json_response
 from hookpost.api.wire import outputs
 from hookpost.api.wire.inputs import RecoverIn
 from hookpost.api.wire.rules import Channels, EventTypeName, WireModel
 from hookpost.core import ids
-from hookpost.core.errors import InvalidInput
 from hookpost.core.models import MessageStatus, Task, TaskKind, TaskStatus
 from hookpost.service.background import ReplayFilters
 
@@ -136,17 +135,13 @@ async def get_endpoint_attempt_stats(
 async def bulk_replay(
     app_id: str, endpoint_id: str, body: BulkReplayIn, org: OrgId, svc: Svc
 ) -> Response:
-    code_class = body.status_code_class
-    if code_class is not None and code_class not in {0, 100, 200, 300, 400, 500}:
-        raise InvalidInput.at(
-            ("body", "statusCodeClass"), "must be one of 0, 100, 200, 300, 400 or 500"
-        )
+    check_status_code_class(body.status_code_class, ("body", "statusCodeClass"))
     filters = ReplayFilters(
         event_types=tuple(body.event_types) if body.event_types else None,
         channel=body.channel,
         tag=body.tag,
         status=None if body.status is None else int(body.status),
-        status_code_class=code_class,
+        status_code_class=body.status_code_class,
     )
     task = await svc.tasks.bulk_replay(
         org, app_id, endpoint_id, _utc(body.since), as_utc(body.until), filters=filters

@@ -28,14 +28,14 @@ class ImportOpenApiIn(WireModel):
 
 def _document(body: ImportOpenApiIn) -> Any:
     if (body.spec is None) == (body.spec_raw is None):
-        raise InvalidInput.at(("body",), "send exactly one of spec and specRaw")
+        raise InvalidInput.at(("body",), "spec_exactly_one")
     if body.spec is not None:
         return body.spec
     try:
         # safe_load builds plain data only (no tags that run code); JSON is valid YAML.
         return yaml.safe_load(body.spec_raw or "")
     except yaml.YAMLError as exc:
-        raise InvalidInput.at(("body", "specRaw"), f"not valid YAML or JSON: {exc}") from None
+        raise InvalidInput.at(("body", "specRaw"), "spec_unreadable", reason=str(exc)) from None
 
 
 @router.post("/import/openapi")
@@ -43,7 +43,7 @@ async def import_openapi(body: ImportOpenApiIn, org: OrgId, svc: Svc) -> Respons
     try:
         entries = from_openapi(_document(body))
     except CatalogError as exc:
-        raise InvalidInput.at(("body", "spec"), str(exc)) from None
+        raise InvalidInput.said(("body", "spec"), str(exc)) from None
     modified = await CatalogImport(svc.catalog).apply(
         org, entries, dry_run=body.dry_run, replace_all=body.replace_all
     )

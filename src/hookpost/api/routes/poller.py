@@ -46,7 +46,7 @@ async def poll(
 ) -> Response:
     check_filters(channel, None)
     if event_type is not None and (problem := check_event_type_name(event_type)):
-        raise InvalidInput.at(("query", "event_type"), problem)
+        raise InvalidInput.broken(("query", "event_type"), problem)
     batch = await svc.polling.poll(
         org,
         app_id,

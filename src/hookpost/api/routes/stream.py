@@ -40,7 +40,7 @@ async def stream_messages(
 ) -> Response:
     check_filters(channel, None)
     if event_type is not None and (problem := check_event_type_name(event_type)):
-        raise InvalidInput.at(("query", "event_type"), problem)
+        raise InvalidInput.broken(("query", "event_type"), problem)
     # EventSource cannot set headers on its first request; a query parameter may stand in.
     last_event_id = last_event_id or request.query_params.get("last_event_id") or None
     messages = await svc.streams.open(

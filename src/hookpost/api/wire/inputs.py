@@ -27,6 +27,7 @@ from hookpost.api.wire.rules import (
     WireModel,
     reject_null,
 )
+from hookpost.core.errors import Problem, RuleBroken
 from hookpost.core.fields import ApplicationFields, EndpointFields, EventTypeFields
 from hookpost.service.messages import Publication
 
@@ -201,15 +202,15 @@ class MessageIn(WireModel):
         try:
             utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
         except OverflowError:
-            raise ValueError("deliverAt is out of range") from None
+            raise RuleBroken(Problem.of("deliver_at_out_of_range")) from None
         if utc > datetime.now(UTC) + MAX_DELIVER_AHEAD:
-            raise ValueError("deliverAt must be at most 24 hours in the future")
+            raise RuleBroken(Problem.of("deliver_at_too_far", hours=24))
         return utc
 
     @model_validator(mode="after")
     def _one_retention(self) -> MessageIn:
         if self.payload_retention_period is not None and self.payload_retention_hours is not None:
-            raise ValueError("set payloadRetentionPeriod or payloadRetentionHours, not both")
+            raise RuleBroken(Problem.of("retention_set_twice"))
         return self
 
     def retention_seconds(self) -> float:

@@ -160,6 +160,7 @@ def attempt(
         "statusCodeExplanation": info.explanation,
         "errorClass": at.error_class,
         "errorMessage": at.error_message,
+        "errorCode": at.error_code,  # errorMessage's failure as an id (a translation keys on it)
         "responseHeaders": at.response_headers if with_content else {},
         "requestHeaders": at.request_headers if with_content else {},
     }
@@ -189,6 +190,7 @@ def probe(result: ProbeResult) -> dict[str, Any]:
         "durationMs": outcome.duration_ms,
         "errorClass": None if outcome.error_class is None else str(outcome.error_class),
         "errorMessage": outcome.error_message,
+        "errorCode": outcome.error_code,
         "response": outcome.response_body,
         "responseHeaders": outcome.response_headers,
         "requestHeaders": outcome.request_headers,

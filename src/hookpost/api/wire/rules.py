@@ -12,27 +12,28 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic.alias_generators import to_camel
 
 from hookpost.core import event_filter, headers, ids, names
+from hookpost.core.errors import Problem, RuleBroken
 
 
-def _rule(check: Callable[[str], str | None]) -> AfterValidator:
+def _rule(check: Callable[[str], Problem | None]) -> AfterValidator:
     def validate(value: str) -> str:
         problem = check(value)
         if problem:
-            raise ValueError(problem)
+            raise RuleBroken(problem)
         return value
 
     return AfterValidator(validate)
 
 
-def _each(check: Callable[[str], str | None]) -> AfterValidator:
+def _each(check: Callable[[str], Problem | None]) -> AfterValidator:
     def validate(values: list[str]) -> list[str]:
         for value in values:
             problem = check(value)
             if problem:
-                raise ValueError(problem)
+                raise RuleBroken(problem)
         duplicate = names.check_unique(values)
         if duplicate:
-            raise ValueError(duplicate)
+            raise RuleBroken(duplicate)
         return values
 
     return AfterValidator(validate)
@@ -42,18 +43,18 @@ def _metadata(value: dict[str, str] | None) -> dict[str, str]:
     value = value or {}
     problem = names.check_metadata(value)
     if problem:
-        raise ValueError(problem)
+        raise RuleBroken(problem)
     return value
 
 
 def _headers(value: dict[str, str]) -> dict[str, str]:
     problem = headers.check_headers(value)
     if problem:
-        raise ValueError(problem)
+        raise RuleBroken(problem)
     return value
 
 
-def _filter_entry(value: str) -> str | None:
+def _filter_entry(value: str) -> Problem | None:
     return event_filter.check_filter_entry(value) or (
         None if event_filter.is_wildcard(value) else names.check_event_type_name(value)
     )
@@ -97,7 +98,7 @@ def reject_null(*fields: str) -> Any:
     # handed the value and a second one the ValidationInfo).
     def check(value: Any) -> Any:
         if value is None:
-            raise ValueError("cannot be null")
+            raise RuleBroken(Problem.of("not_null"))
         return value
 
     return field_validator(*fields, mode="before")(check)

@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench import databases
+from bench import databases, hookpost_proc, snapshot
 from bench.hookpost_proc import TOKEN, Deployment
 from bench.stats import percentiles
 
@@ -212,9 +212,11 @@ def _run_layout(name: str, attack: str) -> dict[str, Any]:
     return {"layout": name, **result}
 
 
-def _markdown(rows: list[dict[str, Any]], load: str) -> str:
+def _markdown(rows: list[dict[str, Any]], load: str, code: dict[str, Any]) -> str:
     lines = [
         "# Isolation under attack",
+        "",
+        f"Code: {code.get('source')} at {code.get('commit')} ({code.get('subject', '')[:70]}).",
         "",
         f"B publishes {RATE:g} msg/s ({MEASURED} measured per phase, idempotency key on each);"
         f" publish -> receive latency in ms. Goal: p99 under attack within {GOAL_MS:g} ms of"
@@ -242,7 +244,12 @@ def main() -> None:
     parser.add_argument("--only", action="append", choices=sorted(LAYOUTS))
     parser.add_argument("--attack", action="append", choices=["hanging", "thousand"])
     parser.add_argument("--output", default="attack")
+    parser.add_argument("--code", metavar="REF", help="measure this commit (default: tree)")
     args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="hookpost-attack-code-"))
+    code_path, code = snapshot.take(folder, args.code)
+    hookpost_proc.CODE_PATH = str(code_path)
+    print(f"code: {code.get('commit')} {code.get('subject', '')[:60]}", flush=True)
     rows = []
     for name in args.only or list(LAYOUTS):
         for attack in args.attack or ["hanging", "thousand"]:
@@ -251,9 +258,10 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.output}.json").write_text(json.dumps({"load": load, "rows": rows}, indent=2))
-    (RESULTS / f"{args.output}.md").write_text(_markdown(rows, load))
-    print(_markdown(rows, load))
+    results = {"load": load, "code": code, "rows": rows}
+    (RESULTS / f"{args.output}.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / f"{args.output}.md").write_text(_markdown(rows, load, code))
+    print(_markdown(rows, load, code))
 
 
 if __name__ == "__main__":

@@ -109,3 +109,28 @@ async def test_an_endpoint_at_its_limit_leaves_the_claim_to_the_others(queue: Qu
     shares = ClaimShares(size=50, room=50, rooms={queue.endpoint: 0})
     claimed = await queue.store.queue.claim_due(shares, LEASE)
     assert Counter(c.endpoint.id for c in claimed) == {other: 2}
+
+
+async def test_a_listed_claim_takes_only_the_named_endpoints_and_keeps_the_walk_s_place(
+    queue: Queue,
+) -> None:
+    """While probation is full, a worker names its trusted endpoints: a thousand others with
+    due work are not visited, and the walk resumes where it stopped."""
+    others = [(await tenant(queue, f"dead{n}")) for n in range(40)]
+    for app, _ in others:
+        await publish_to(queue, app, 1)
+    trusted_app, trusted = await tenant(queue, "trusted")
+    _idle_app, idle = await tenant(queue, "idle")  # named, but nothing due
+    paused_app, paused = await tenant(queue, "full")  # named with no room
+    await publish_to(queue, trusted_app, 5)
+    await publish_to(queue, paused_app, 2)
+    walked = await queue.store.queue.claim_due(ClaimShares(size=2, room=1), LEASE)
+    assert len(walked) == 2
+    shares = ClaimShares(size=10, room=0, rooms={idle: 8, paused: 0, trusted: 3}, listed=True)
+    listed = await queue.store.queue.claim_due(shares, LEASE)
+    assert Counter(c.endpoint.id for c in listed) == {trusted: 3}  # its room, no one else
+    queue.clock.now += timedelta(seconds=1)
+    # The next walk continues after the first claim's two endpoints, not from the start.
+    after = await queue.store.queue.claim_due(ClaimShares(size=2, room=1), LEASE)
+    assert not {c.endpoint.id for c in after} & {c.endpoint.id for c in walked}
+    assert len(after) == 2

@@ -206,3 +206,123 @@ def test_pacing_a_fast_rate_lets_a_few_go_within_the_slack() -> None:
     paced = pace(now=10.0, not_before=10.0, rate=1000.0, wanted=20)
     assert paced.allowed == 6  # turns at 10.000, .001, ... .005
     assert paced.later[0] == pytest.approx(10.006)
+
+
+# -- probation: endpoints that have not answered well lately share a part of the slots ---------
+
+
+def on_probation(**policy: float) -> tuple[Scheduler, FakeClock]:
+    defaults: dict[str, float] = {"probation_slots": 2, "probation_after": 0.5}
+    return scheduler(**{**defaults, **policy})
+
+
+def prove(s: Scheduler, endpoint_id: str) -> None:
+    ticket = s.admit(endpoint_id)
+    assert ticket is not None
+    s.finished(ticket, healthy=True)
+
+
+def test_endpoints_on_probation_take_only_their_part_of_the_slots() -> None:
+    s, _ = on_probation(slots=8, probation_slots=2)
+    assert not s.trusted("ep_new")
+    first, second = s.admit("ep_new1"), s.admit("ep_new2")
+    assert first is not None
+    assert second is not None
+    assert first.probation
+    assert second.probation
+    assert s.admit("ep_new3") is None  # probation is full...
+    assert s.keep_for_probation("ep_new3")  # ...so the worker keeps the claim for later
+    assert s.free == 6  # ...while the rest of the slots stay for trusted endpoints
+    s.release_probation()
+    s.finished(first, healthy=True)
+    assert s.trusted("ep_new1")  # answered well: out of probation
+    assert s.admit("ep_new3") is not None
+
+
+def test_while_probation_is_full_a_claim_names_only_trusted_endpoints() -> None:
+    s, _ = on_probation(slots=8, endpoint_slots=4, probation_slots=2)
+    prove(s, "ep_good")
+    assert not s.claim_request().listed  # probation has room: the claim walks everyone
+    hanging = [s.admit("ep_dead1"), s.admit("ep_dead2")]
+    assert all(hanging)
+    request = s.claim_request()
+    assert request.listed
+    assert request.room == 0  # endpoints it does not name get nothing
+    assert request.rooms == {"ep_good": 8}  # one share running, one ahead
+    assert request.size == 6
+
+
+def test_a_trusted_claim_names_endpoints_with_more_due_first_then_the_most_recent() -> None:
+    s, _ = on_probation(slots=3, batch=1, probation_slots=1)
+    for n in range(6):
+        prove(s, f"ep_{n}")
+    assert s.admit("ep_dead") is not None  # probation is full
+    assert s.admit("ep_5") is not None
+    granted = s.reserve(["ep_1", "ep_1"])  # one slot left: the second waits in the database
+    s.settle(granted, [])
+    request = s.claim_request()
+    assert request.size == 1
+    assert list(request.rooms) == ["ep_1", "ep_5", "ep_4", "ep_3"]  # window: 4 per delivery
+
+
+def test_an_attempt_on_probation_turns_slow_sooner_and_frees_probation() -> None:
+    s, clock = on_probation(slots=8, probation_slots=1, probation_after=0.5, slow_after=2.0)
+    prove(s, "ep_good")
+    trusted = s.admit("ep_good")
+    hanging = s.admit("ep_dead")
+    assert trusted is not None
+    assert hanging is not None
+    assert s.probation_free == 0
+    assert s.next_change() == 0.5
+    clock.now += 0.5
+    assert s.probation_free == 1  # the hanging attempt is in the slow lane now
+    assert hanging.slow
+    assert not trusted.slow
+    assert s.next_change() == 1.5  # the trusted attempt turns slow at 2 s
+    clock.now += 1.5
+    assert s.free == 8
+    assert not s.trusted("ep_good")  # a trusted endpoint that turned slow is on probation
+
+
+def test_failing_puts_an_endpoint_back_on_probation() -> None:
+    s, _ = on_probation()
+    prove(s, "ep_a")
+    ticket = s.admit("ep_a")
+    assert ticket is not None
+    assert not ticket.probation
+    s.finished(ticket, healthy=False)
+    assert not s.trusted("ep_a")
+    again = s.admit("ep_a")
+    assert again is not None
+    assert again.probation
+
+
+def test_a_publish_handover_gives_endpoints_on_probation_only_probation_s_room() -> None:
+    s, _ = on_probation(slots=8, endpoint_slots=4, probation_slots=2)
+    prove(s, "ep_good")
+    granted = s.reserve(["ep_new", "ep_new", "ep_new", "ep_good"])
+    assert granted == ["ep_new", "ep_new", "ep_good"]
+    assert s.probation_free == 0
+    tickets = s.settle(granted, granted)
+    assert [t.probation for t in tickets] == [True, True, False]
+    assert s.probation_free == 0  # now running instead of reserved
+    for ticket in tickets:
+        s.finished(ticket, healthy=True)
+    assert s.probation_free == 2
+    assert s.trusted("ep_new")
+
+
+def test_trusted_endpoints_are_forgotten_after_a_long_silence() -> None:
+    s, clock = on_probation(forget_after=60.0)
+    prove(s, "ep_old")
+    clock.now += 61
+    prove(s, "ep_new")  # a sweep runs on finishing
+    assert not s.trusted("ep_old")
+    assert s.trusted("ep_new")
+
+
+def test_without_probation_every_endpoint_is_trusted() -> None:
+    s, _ = scheduler(slots=4)
+    tickets = [s.admit(f"ep_{n}") for n in range(4)]
+    assert all(t is not None and not t.probation for t in tickets)
+    assert not s.claim_request().listed

@@ -80,6 +80,8 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     ),
     "HOOKPOST_PORTAL_ACCENT_COLOR": ("#aa00ff", "portal_accent_color", "#aa00ff"),
     "HOOKPOST_SLOW_SLOTS": ("10", "slow_slots", 10),
+    "HOOKPOST_PROBATION_CONCURRENCY": ("4", "probation_concurrency", 4),
+    "HOOKPOST_PROBATION_SLOW_AFTER": ("250ms", "probation_slow_after", 0.25),
     "HOOKPOST_CLAIM_BATCH": ("7", "claim_batch", 7),
     "HOOKPOST_LEASE_SECONDS": ("2m", "lease_seconds", 120.0),
     "HOOKPOST_POLL_INTERVAL": ("200ms", "poll_interval", 0.2),

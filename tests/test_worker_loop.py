@@ -188,3 +188,40 @@ async def test_a_hanging_attempt_frees_its_slot_once_slow_on_the_monotonic_clock
 
         await loop.until("/b's attempt is recorded", healthy_delivered)
         assert loop.worker.scheduler.running == 1  # /a still hangs, in the slow lane
+
+
+async def test_while_probation_is_full_trusted_endpoints_are_served_and_new_ones_wait(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    receiver.script(lambda r: Behaviour(mode="hang") if r.path == "/a" else Behaviour(200))
+    limits = {
+        "concurrency": 8,
+        "probation_concurrency": 1,
+        "slow_after": 1000.0,
+        "probation_slow_after": 1000.0,
+        "shutdown_grace": 0.1,
+    }
+    async with running_loop(tmp_path, **limits) as loop:
+        trusted = await loop.tenant("trusted", f"{receiver.url}/b")
+        await loop.publish(trusted, 0)
+        await asyncio.to_thread(receiver.wait_for, 1, PATIENCE)
+
+        async def trusted_recorded() -> bool:
+            return await loop.states() == [("succeeded", 1)]
+
+        await loop.until("the trusted endpoint's first delivery is recorded", trusted_recorded)
+        hanging = await loop.tenant("hanging", f"{receiver.url}/a")
+        newcomer = await loop.tenant("newcomer", f"{receiver.url}/c")
+        await loop.publish(hanging)
+        await asyncio.to_thread(receiver.wait_for, 2, PATIENCE)  # probation's one slot taken
+        await loop.publish(newcomer)
+        await loop.publish(trusted, 1)
+        got = await asyncio.to_thread(receiver.wait_for, 3, PATIENCE)
+        assert [r.path for r in got] == ["/b", "/a", "/b"]  # the trusted one did not wait
+        await loop.idles(5)
+        assert len(receiver.requests) == 3  # the newcomer waits for probation's slot
+
+        loop.monotonic.now += 1001  # the hanging attempt turns slow: probation has room
+        loop.doorbell.ring()
+        got = await asyncio.to_thread(receiver.wait_for, 4, PATIENCE)
+        assert got[-1].path == "/c"

@@ -311,6 +311,21 @@ class WorkerSettings:
         "1024",
         "attempts in the slow lane per worker process, at most (each is an open, idle socket)",
     )
+    probation_concurrency: int = setting(
+        "HOOKPOST_PROBATION_CONCURRENCY",
+        positive(int),
+        "16",
+        "of HOOKPOST_WORKER_CONCURRENCY, attempts at once to endpoints on probation: new ones, "
+        "and those whose last attempt failed or turned slow. The rest is kept for endpoints "
+        "that answer well, so a thousand dead endpoints cannot keep one that works waiting",
+    )
+    probation_slow_after: float = setting(
+        "HOOKPOST_PROBATION_SLOW_AFTER",
+        positive(parse_duration),
+        "500ms",
+        "an attempt to an endpoint on probation moves to the slow lane after this (at most "
+        "HOOKPOST_SLOW_AFTER), freeing its probation slot for the next endpoint to try",
+    )
     claim_batch: int = setting(
         "HOOKPOST_CLAIM_BATCH",
         positive(int),

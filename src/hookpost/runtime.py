@@ -414,6 +414,8 @@ def worker_limits(settings: Settings) -> WorkerLimits:
         shutdown_grace=settings.shutdown_grace,
         slow_after=settings.slow_after,
         slow_slots=settings.slow_slots,
+        probation_concurrency=settings.probation_concurrency,
+        probation_slow_after=settings.probation_slow_after,
     )
 
 

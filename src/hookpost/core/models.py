@@ -212,11 +212,16 @@ class ClaimShares:
     this process stopped), at most `window` of them, until it has found `size` with due work
     and room, and takes each one's earliest due deliveries round-robin: every endpoint's first,
     then every endpoint's second, and so on. Due work is served fairly across endpoints,
-    never oldest-first globally behind one tenant's backlog."""
+    never oldest-first globally behind one tenant's backlog.
+
+    A `listed` claim visits no other endpoints than those `rooms` names (with room): the
+    worker's trusted endpoints, while endpoints on probation may start nothing more; one
+    index seek each, and the walk's position is kept for the next claim."""
 
     size: int
     room: int
     rooms: Mapping[str, int] = field(default_factory=dict)
+    listed: bool = False
 
     @property
     def excluded(self) -> list[str]:

@@ -50,6 +50,8 @@ class WorkerLimits:
     shutdown_grace: float
     slow_after: float
     slow_slots: int
+    probation_concurrency: int | None = None
+    probation_slow_after: float | None = None
 
     def policy(self) -> SchedulingPolicy:
         return SchedulingPolicy(
@@ -58,6 +60,8 @@ class WorkerLimits:
             batch=self.batch,
             slow_after=self.slow_after,
             slow_slots=self.slow_slots,
+            probation_slots=self.probation_concurrency,
+            probation_after=self.probation_slow_after,
         )
 
 
@@ -113,6 +117,9 @@ class Worker:
         # Claims of endpoints at their limit, in claim order, waiting for a running attempt of
         # theirs to end (they hold no slot; the scheduler bounds how many).
         self._waiting: dict[str, collections.deque[Claim]] = {}
+        # Claims of endpoints on probation, kept until probation has room (they hold no slot;
+        # no claim takes more of such endpoints while any wait, so at most one claim's worth).
+        self._probation: collections.deque[Claim] = collections.deque()
         self._handing_back: set[asyncio.Task[None]] = set()
         self.delivered = 0
 
@@ -167,6 +174,7 @@ class Worker:
     async def _claim_forever(self) -> None:
         backoff = 0.1
         while not self._stopping.is_set():
+            self._start_probation()
             shares = self.scheduler.claim_request()
             claimed: list[Claim] = []
             if shares.size > 0:
@@ -184,7 +192,9 @@ class Worker:
             # free slots; finishing tasks then wake the loop (see `_finished`), as they do
             # when their endpoint has more due (the scheduler's backlog).
             full = len(claimed) == shares.size
-            self._backlogged = shares.size == 0 or full
+            # A claim limited to trusted endpoints leaves the rest for when probation has
+            # room again: as much a backlog as a full claim.
+            self._backlogged = shares.size == 0 or full or shares.listed
             if claimed and full:
                 await asyncio.sleep(0)  # claim again after the new tasks got going
                 continue
@@ -221,12 +231,23 @@ class Worker:
             ticket = None if endpoint_id in self._waiting else self.scheduler.admit(endpoint_id)
             if ticket is not None:
                 self._start(claim, ticket)
+            elif self.scheduler.keep_for_probation(endpoint_id):
+                self._probation.append(claim)
             elif self.scheduler.wait(endpoint_id):
                 self._waiting.setdefault(endpoint_id, collections.deque()).append(claim)
             else:  # more than the endpoint may have waiting (a handover took its room)
                 deferred.append(claim)
         if deferred:
             self._start_handing_back(deferred)
+
+    def _start_probation(self) -> None:
+        """Admit the claims kept for probation's room, in claim order, as far as it goes."""
+        if not self._probation or self.scheduler.probation_free <= 0:
+            return
+        kept = list(self._probation)
+        self._probation.clear()
+        self.scheduler.release_probation(len(kept))
+        self._admit(kept)
 
     def _start_waiting(self, endpoint_id: str) -> None:
         """Start the endpoint's waiting claims, oldest first, as far as its room allows."""
@@ -235,11 +256,16 @@ class Worker:
             ticket = self.scheduler.admit(endpoint_id)
             if ticket is None:
                 if self.scheduler.running_for(endpoint_id) == 0:
-                    # Held (Retry-After) with nothing running to wake them: back to the queue.
-                    for _ in queue:
-                        self.scheduler.unwait(endpoint_id)
-                    self._start_handing_back(list(queue))
+                    # Nothing running to wake them: on probation they wait for its room,
+                    # held (Retry-After) they go back to the queue.
+                    rest = list(queue)
                     queue.clear()
+                    for _ in rest:
+                        self.scheduler.unwait(endpoint_id)
+                    if all([self.scheduler.keep_for_probation(endpoint_id) for _ in rest]):
+                        self._probation.extend(rest)
+                    else:
+                        self._start_handing_back(rest)
                     break
                 return
             self.scheduler.unwait(endpoint_id)
@@ -264,7 +290,8 @@ class Worker:
 
     def _sleep_time(self) -> float:
         timeout = self.limits.poll_interval
-        turns_slow = self.scheduler.next_change() if self._backlogged else None
+        changing = self._backlogged or self._probation
+        turns_slow = self.scheduler.next_change() if changing else None
         if turns_slow is not None:
             timeout = min(timeout, turns_slow)  # its slot frees then: claim more
         if self._next_due is not None:
@@ -283,6 +310,7 @@ class Worker:
         endpoint_id = claim.endpoint.id
         if not self._stopping.is_set():
             self._start_waiting(endpoint_id)
+            self._start_probation()
         if not self.scheduler.can_claim():
             return
         if self._backlogged or self.scheduler.wants_claim(endpoint_id):
@@ -393,6 +421,9 @@ class Worker:
         for claim in waiting:
             self.scheduler.unwait(claim.endpoint.id)
         self._waiting.clear()
+        self.scheduler.release_probation(len(self._probation))
+        waiting += self._probation
+        self._probation.clear()
         if waiting:
             await self._hand_back_all(waiting)
 

@@ -28,6 +28,52 @@ from hookpost.store.queue import (
 from hookpost.store.queue_sql import PENDING
 from hookpost.store.schema import attempts, endpoints, messages
 
+# Take and load what `chosen` names ($1 now, $2 size, $3 lease end, $4 token).
+_TAKE = f"""
+quota AS (
+    SELECT GREATEST(1, CEIL(2.0 * $2 / GREATEST(count(*), 1)))::integer AS per FROM chosen
+), candidates AS MATERIALIZED (
+    SELECT c.id, c.next_attempt_at,
+        row_number() OVER (PARTITION BY chosen.endpoint_id ORDER BY c.next_attempt_at, c.id)
+            AS turn
+    FROM chosen CROSS JOIN quota CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at FROM deliveries AS d
+        WHERE d.state = {PENDING} AND d.endpoint_id = chosen.endpoint_id
+            AND d.next_attempt_at <= $1
+        ORDER BY d.next_attempt_at
+        LIMIT LEAST(chosen.room, quota.per)
+    ) AS c
+), due AS MATERIALIZED (
+    SELECT d.id, pick.turn, pick.next_attempt_at FROM deliveries AS d
+    JOIN (SELECT * FROM candidates ORDER BY turn, next_attempt_at, id LIMIT $2) AS pick
+        ON pick.id = d.id
+    WHERE d.state = {PENDING} AND d.next_attempt_at <= $1
+    FOR UPDATE OF d SKIP LOCKED
+), claimed AS (
+    UPDATE deliveries AS d
+    SET next_attempt_at = $3, claim_token = $4, updated_at = $1
+    FROM due WHERE d.id = due.id
+    RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.trigger, d.attempts
+)
+"""  # noqa: S608
+_LOAD = f"""
+SELECT stop.walked_to, loaded.* FROM (
+    SELECT {{walked_to}} AS walked_to
+) AS stop LEFT JOIN LATERAL (
+    SELECT claimed.id, claimed.trigger, claimed.attempts, a.uid AS app_uid,
+        due.turn AS claim_turn, due.next_attempt_at AS claim_due,
+        {column_list(messages, "m", "m_")},
+        {column_list(endpoints, "e", "e_")}
+    FROM claimed
+    JOIN due ON due.id = claimed.id
+    JOIN messages AS m ON m.id = claimed.msg_id
+    JOIN endpoints AS e ON e.id = claimed.endpoint_id
+    JOIN applications AS a ON a.id = claimed.app_id
+) AS loaded ON true
+ORDER BY loaded.claim_turn, loaded.claim_due, loaded.id
+"""  # noqa: S608
+_WALKED_TO = "COALESCE((SELECT endpoint_id FROM walked ORDER BY step DESC LIMIT 1), $10)"
+
 # Claim and load in one statement (see ClaimShares). `walk` visits the endpoints with pending
 # work in turn, one index seek each (ix_deliveries_endpoint_due), from the endpoint the last
 # claim stopped at ($10; past the last endpoint it wraps around to the first, up to $10):
@@ -82,46 +128,32 @@ WITH RECURSIVE walk(endpoint_id, due_at, wrapped, step, found) AS (
             SELECT 1 FROM endpoint_pacing AS p
             WHERE p.endpoint_id = w.endpoint_id AND p.not_before > $1
         )
-), quota AS (
-    SELECT GREATEST(1, CEIL(2.0 * $2 / GREATEST(count(*), 1)))::integer AS per FROM chosen
-), candidates AS MATERIALIZED (
-    SELECT c.id, c.next_attempt_at,
-        row_number() OVER (PARTITION BY chosen.endpoint_id ORDER BY c.next_attempt_at, c.id)
-            AS turn
-    FROM chosen CROSS JOIN quota CROSS JOIN LATERAL (
-        SELECT d.id, d.next_attempt_at FROM deliveries AS d
-        WHERE d.state = {PENDING} AND d.endpoint_id = chosen.endpoint_id
-            AND d.next_attempt_at <= $1
-        ORDER BY d.next_attempt_at
-        LIMIT LEAST(chosen.room, quota.per)
-    ) AS c
-), due AS MATERIALIZED (
-    SELECT d.id, pick.turn, pick.next_attempt_at FROM deliveries AS d
-    JOIN (SELECT * FROM candidates ORDER BY turn, next_attempt_at, id LIMIT $2) AS pick
-        ON pick.id = d.id
-    WHERE d.state = {PENDING} AND d.next_attempt_at <= $1
-    FOR UPDATE OF d SKIP LOCKED
-), claimed AS (
-    UPDATE deliveries AS d
-    SET next_attempt_at = $3, claim_token = $4, updated_at = $1
-    FROM due WHERE d.id = due.id
-    RETURNING d.id, d.msg_id, d.endpoint_id, d.app_id, d.trigger, d.attempts
-)
-SELECT stop.walked_to, loaded.* FROM (
-    SELECT COALESCE((SELECT endpoint_id FROM walked ORDER BY step DESC LIMIT 1), $10)
-        AS walked_to
-) AS stop LEFT JOIN LATERAL (
-    SELECT claimed.id, claimed.trigger, claimed.attempts, a.uid AS app_uid,
-        due.turn AS claim_turn, due.next_attempt_at AS claim_due,
-        {column_list(messages, "m", "m_")},
-        {column_list(endpoints, "e", "e_")}
-    FROM claimed
-    JOIN due ON due.id = claimed.id
-    JOIN messages AS m ON m.id = claimed.msg_id
-    JOIN endpoints AS e ON e.id = claimed.endpoint_id
-    JOIN applications AS a ON a.id = claimed.app_id
-) AS loaded ON true
-ORDER BY loaded.claim_turn, loaded.claim_due, loaded.id
+),
+{_TAKE}
+{_LOAD.format(walked_to=_WALKED_TO)}
+"""  # noqa: S608
+
+# A listed claim (ClaimShares.listed): only the endpoints named in $5 with their rooms in $6,
+# in the order named, that have room, due work (one seek each) and no pacing; the walk's
+# position does not move (walked_to is NULL).
+CLAIM_LISTED_AND_LOAD = f"""
+WITH chosen AS MATERIALIZED (
+    SELECT r.endpoint_id, r.room FROM unnest($5::varchar[], $6::integer[]) WITH ORDINALITY
+        AS r(endpoint_id, room, n)
+    WHERE r.room > 0
+        AND EXISTS (
+            SELECT 1 FROM deliveries AS d
+            WHERE d.state = {PENDING} AND d.endpoint_id = r.endpoint_id
+                AND d.next_attempt_at <= $1
+        )
+        AND NOT EXISTS (
+            SELECT 1 FROM endpoint_pacing AS p
+            WHERE p.endpoint_id = r.endpoint_id AND p.not_before > $1
+        )
+    ORDER BY r.n LIMIT $2
+),
+{_TAKE}
+{_LOAD.format(walked_to="NULL")}
 """  # noqa: S608
 
 # Record a batch of attempts in one statement: each delivery's next state (queue_sql.recorded),
@@ -157,6 +189,8 @@ class PostgresQueue(QueueBase):
     async def _claim(
         self, now_us: int, lease_until_us: int, token: str, shares: ClaimShares
     ) -> list[asyncpg.Record]:
+        if shares.listed:
+            return await self._claim_listed(now_us, lease_until_us, token, shares)
         async with self._db.postgres_write(single_statement=True) as driver:
             found: list[asyncpg.Record] = await driver.fetch(
                 CLAIM_AND_LOAD,
@@ -173,6 +207,21 @@ class PostgresQueue(QueueBase):
             )
         if found:
             self._cursor = found[0]["walked_to"]
+        return [row for row in found if row["id"] is not None]
+
+    async def _claim_listed(
+        self, now_us: int, lease_until_us: int, token: str, shares: ClaimShares
+    ) -> list[asyncpg.Record]:
+        async with self._db.postgres_write(single_statement=True) as driver:
+            found: list[asyncpg.Record] = await driver.fetch(
+                CLAIM_LISTED_AND_LOAD,
+                now_us,
+                shares.size,
+                lease_until_us,
+                token,
+                list(shares.rooms),
+                list(shares.rooms.values()),
+            )
         return [row for row in found if row["id"] is not None]
 
     async def _record(self, records: Sequence[AttemptRecord], now_us: int) -> list[AttemptRecord]:

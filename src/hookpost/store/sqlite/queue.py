@@ -41,6 +41,10 @@ WHERE state = {PENDING} AND endpoint_id > ? AND endpoint_id <= ?
 ORDER BY endpoint_id, next_attempt_at LIMIT 1
 """  # noqa: S608
 _PACED = "SELECT 1 FROM endpoint_pacing WHERE endpoint_id = ? AND not_before > ?"
+_HAS_DUE = f"""
+SELECT 1 FROM deliveries
+WHERE state = {PENDING} AND endpoint_id = ? AND next_attempt_at <= ? LIMIT 1
+"""  # noqa: S608
 _DUE_OF_ENDPOINT = f"""
 SELECT id, next_attempt_at FROM deliveries
 WHERE state = {PENDING} AND endpoint_id = ? AND next_attempt_at <= ?
@@ -82,7 +86,10 @@ class SqliteQueue(QueueBase):
         self, now_us: int, lease_until_us: int, token: str, shares: ClaimShares
     ) -> list[sqlite3.Row]:
         async with self._db.sqlite_write() as raw:
-            chosen = self._walk(raw, now_us, shares)
+            if shares.listed:
+                chosen = self._listed(raw, now_us, shares)
+            else:
+                chosen = self._walk(raw, now_us, shares)
             if not chosen:
                 return []
             per = shares.per_endpoint(len(chosen))
@@ -108,6 +115,20 @@ class SqliteQueue(QueueBase):
             finally:
                 cursor.close()
         return sorted(loaded, key=lambda row: order[row["id"]])  # in the order taken
+
+    @staticmethod
+    def _listed(raw: sqlite3.Connection, now_us: int, shares: ClaimShares) -> list[str]:
+        """The named endpoints with room and due work (one seek each), in the order named,
+        until `size` are found."""
+        chosen: list[str] = []
+        for endpoint_id, room in shares.rooms.items():
+            if len(chosen) >= shares.size:
+                break
+            if room <= 0 or raw.execute(_HAS_DUE, (endpoint_id, now_us)).fetchone() is None:
+                continue
+            if raw.execute(_PACED, (endpoint_id, now_us)).fetchone() is None:
+                chosen.append(endpoint_id)
+        return chosen
 
     def _walk(self, raw: sqlite3.Connection, now_us: int, shares: ClaimShares) -> list[str]:
         """Endpoints with due work and room, visited in turn from the last claim's stop."""

@@ -247,51 +247,61 @@ def _endpoint_row(endpoint: str, app: tuple[str, str], now: int) -> tuple[Any, .
 
 # --- SQLite -------------------------------------------------------------------------------
 
+# As on PostgreSQL: every table straight from the series, nothing read back. An id's last 17
+# digits are g in hex (unique per row, ascending within a time bucket: the primary keys are
+# appended to, not inserted at random); messages, deliveries and attempts of row g share them.
+# The temporary tables' columns are typed, so their indexes serve the joins.
 _SQLITE_SERIES = """
-WITH RECURSIVE s(g) AS (SELECT ? UNION ALL SELECT g + 1 FROM s WHERE g < ?)
-SELECT g, 1 + ((g - 1) * ? / ?) AS b, 1 + ((g * 2654435761) % ?) AS a FROM s
+WITH RECURSIVE s(g) AS (SELECT :first UNION ALL SELECT g + 1 FROM s WHERE g < :last)
+SELECT g, printf('%017x', g) AS x, 1 + ((g - 1) * :buckets / :rows) AS b,
+    1 + ((g * 2654435761) % :apps) AS a
+FROM s
+"""
+_SQLITE_FROM = f"""
+FROM ({_SQLITE_SERIES}) AS s
+JOIN bench_buckets AS k ON k.n = s.b JOIN bench_apps AS p ON p.n = s.a
 """
 _SQLITE_MESSAGES = f"""
 INSERT INTO messages (id, org_id, app_id, event_type, event_id, channels, tags, payload,
     raw_payload, idempotency_key, created_at, expires_at)
-SELECT k.msg || substr(lower(hex(randomblob(9))), 1, 17), p.org_id, p.app_id,
+SELECT k.msg || s.x, p.org_id, p.app_id,
     CASE g % 4 WHEN 0 THEN 'invoice.paid' WHEN 1 THEN 'invoice.created'
         WHEN 2 THEN 'user.signup' ELSE 'order.shipped' END,
-    NULL, NULL, NULL, CAST('{{"type":"invoice.paid","n":' || g || ',"pad":"' || ? || '"}}' AS BLOB),
+    NULL, NULL, NULL,
+    CAST('{{"type":"invoice.paid","n":' || g || ',"pad":"' || :pad || '"}}' AS BLOB),
     0, lower(hex(randomblob(32))), k.t, k.t + {RETENTION_US}
-FROM ({_SQLITE_SERIES}) AS s
-JOIN bench_buckets AS k ON k.n = s.b JOIN bench_apps AS p ON p.n = s.a
-ORDER BY g
+{_SQLITE_FROM}
 """
-# Deliveries and attempts read the chunk's new messages back (rowid order = g order).
-_SQLITE_DELIVERIES = """
+_SQLITE_DELIVERIES = f"""
 INSERT INTO deliveries (id, org_id, app_id, msg_id, endpoint_id, state, trigger, attempts,
     next_attempt_at, claim_token, created_at, updated_at)
-SELECT k.dlv || substr(lower(hex(randomblob(9))), 1, 17), m.org_id, m.app_id, m.id, e.endpoint_id,
-    CASE WHEN m.rowid % 50 = 0 THEN 'failed' ELSE 'succeeded' END, 0, 1, NULL, NULL,
-    m.created_at, m.created_at + 40000
-FROM messages AS m
-JOIN bench_buckets AS k ON k.t = m.created_at
-JOIN bench_apps AS p ON p.app_id = m.app_id
-JOIN bench_endpoints AS e ON e.app_n = p.n AND e.k = m.rowid % ?
-WHERE m.rowid > ? ORDER BY m.rowid
+SELECT k.dlv || s.x, p.org_id, p.app_id, k.msg || s.x, e.endpoint_id,
+    CASE WHEN g % 50 = 0 THEN 'failed' ELSE 'succeeded' END, 0, 1, NULL, NULL,
+    k.t, k.t + 40000
+{_SQLITE_FROM} JOIN bench_endpoints AS e ON e.app_n = s.a AND e.k = g % :per
 """
-_SQLITE_ATTEMPTS = """
+_SQLITE_ATTEMPTS = f"""
 INSERT INTO attempts (id, org_id, app_id, msg_id, endpoint_id, delivery_id, url, method,
     status, trigger, response_status_code, response_body, response_headers, request_headers,
     duration_ms, error_class, error_message, created_at)
-SELECT k.att || substr(lower(hex(randomblob(9))), 1, 17), d.org_id, d.app_id, d.msg_id,
-    d.endpoint_id, d.id,
-    'http://127.0.0.1:9/seeded/' || d.app_id, 'POST',
-    CASE WHEN d.state = 'failed' THEN 2 ELSE 0 END, 0,
-    CASE WHEN d.state = 'failed' THEN 500 ELSE 200 END,
-    '{"ok":true}', '{"content-type":"application/json"}',
-    '{"content-type":"application/json","webhook-id":"' || d.msg_id
-        || '","webhook-timestamp":"1764547200"}',
-    12 + d.rowid % 40, NULL, NULL, d.created_at + 20000
-FROM deliveries AS d JOIN bench_buckets AS k ON k.t = d.created_at
-WHERE d.rowid > ? ORDER BY d.rowid
+SELECT k.att || s.x, p.org_id, p.app_id, k.msg || s.x, e.endpoint_id, k.dlv || s.x,
+    'http://127.0.0.1:9/seeded/' || e.endpoint_id, 'POST',
+    CASE WHEN g % 50 = 0 THEN 2 ELSE 0 END, 0, CASE WHEN g % 50 = 0 THEN 500 ELSE 200 END,
+    '{{"ok":true}}', '{{"content-type":"application/json"}}',
+    '{{"content-type":"application/json","webhook-id":"' || k.msg || s.x
+        || '","webhook-timestamp":"1764547200"}}',
+    12 + g % 40, NULL, NULL, k.t + 20000
+{_SQLITE_FROM} JOIN bench_endpoints AS e ON e.app_n = s.a AND e.k = g % :per
 """
+# For the seed only (a throwaway file no server has open): no rollback journal, no fsync,
+# a 1 GB page cache so the indexes kept during the seed stay in memory. WAL comes back after.
+_SQLITE_SEED_PRAGMAS = (
+    "PRAGMA journal_mode=OFF",
+    "PRAGMA synchronous=OFF",
+    "PRAGMA cache_size=-1000000",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA foreign_keys=OFF",
+)
 
 
 def _seed_sqlite(
@@ -304,7 +314,8 @@ def _seed_sqlite(
     conn = sqlite3.connect(sqlite_path(url), timeout=60, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout=60000")
-        conn.execute("PRAGMA cache_size=-1000000")  # 1 GB: the indexes stay in memory
+        for pragma in _SQLITE_SEED_PRAGMAS:
+            conn.execute(pragma)
         _sqlite_directory(conn, shape, where, buckets)
         marks = ",".join("?" * len(HISTORY))
         rebuilt = conn.execute(
@@ -314,24 +325,30 @@ def _seed_sqlite(
         ).fetchall()  # autoindexes of UNIQUE constraints (no sql) stay, as on PostgreSQL
         for name, _ in rebuilt:
             conn.execute(f'DROP INDEX "{name}"')
-        pad, per = "x" * shape.payload_pad, shape.endpoints_per_app
+        values = {
+            "pad": "x" * shape.payload_pad,
+            "per": shape.endpoints_per_app,
+            "buckets": len(buckets),
+            "rows": shape.rows,
+            "apps": len(where.apps),
+        }
         for first in range(1, shape.rows + 1, _CHUNK):
             last = min(first + _CHUNK - 1, shape.rows)
+            chunk = {**values, "first": first, "last": last}
             conn.execute("BEGIN IMMEDIATE")
-            top = [_max_rowid(conn, table) for table in ("messages", "deliveries")]
-            conn.execute(
-                _SQLITE_MESSAGES, (pad, first, last, len(buckets), shape.rows, len(where.apps))
-            )
-            conn.execute(_SQLITE_DELIVERIES, (per, top[0]))
-            conn.execute(_SQLITE_ATTEMPTS, (top[1],))
+            conn.execute(_SQLITE_MESSAGES, chunk)
+            conn.execute(_SQLITE_DELIVERIES, chunk)
+            conn.execute(_SQLITE_ATTEMPTS, chunk)
             conn.execute("COMMIT")
             say(f"  seeded {last:,} of {shape.rows:,} rows per table")
         say(f"  rebuilding {len(rebuilt)} indexes")
         for _, definition in rebuilt:
             conn.execute(definition)
+        # Statistics as hookpost's own PRAGMA optimize gathers them (store/database.py).
         say("  ANALYZE")
+        conn.execute("PRAGMA analysis_limit=1000")
         conn.execute("ANALYZE")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=WAL")
     finally:
         conn.close()
 
@@ -361,27 +378,25 @@ def _sqlite_directory(
         _ENDPOINT_INSERT.format(*("?" * 17)),
         [_endpoint_row(ep, where.apps[n // per], now) for n, ep in enumerate(where.endpoints)],
     )
-    conn.execute("CREATE TEMP TABLE bench_buckets (n INTEGER PRIMARY KEY, t, msg, dlv, att)")
-    conn.execute("CREATE INDEX temp.bench_buckets_t ON bench_buckets (t)")
+    conn.execute(
+        "CREATE TEMP TABLE bench_buckets (n INTEGER PRIMARY KEY, t INTEGER, msg TEXT, dlv TEXT,"
+        " att TEXT)"
+    )
     conn.executemany(
         "INSERT INTO bench_buckets VALUES (?, ?, ?, ?, ?)",
         [(n + 1, *bucket) for n, bucket in enumerate(buckets)],
     )
-    conn.execute("CREATE TEMP TABLE bench_apps (n INTEGER PRIMARY KEY, app_id, org_id)")
-    conn.execute("CREATE INDEX temp.bench_apps_id ON bench_apps (app_id)")
+    conn.execute("CREATE TEMP TABLE bench_apps (n INTEGER PRIMARY KEY, app_id TEXT, org_id TEXT)")
     conn.executemany(
         "INSERT INTO bench_apps VALUES (?, ?, ?)",
         [(n + 1, app, org) for n, (app, org) in enumerate(where.apps)],
     )
     conn.execute(
-        "CREATE TEMP TABLE bench_endpoints (app_n, k, endpoint_id, PRIMARY KEY (app_n, k))"
+        "CREATE TEMP TABLE bench_endpoints (app_n INTEGER, k INTEGER, endpoint_id TEXT,"
+        " PRIMARY KEY (app_n, k))"
     )
     conn.executemany(
         "INSERT INTO bench_endpoints VALUES (?, ?, ?)",
         [(1 + n // per, n % per, ep) for n, ep in enumerate(where.endpoints)],
     )
     conn.execute("COMMIT")
-
-
-def _max_rowid(conn: sqlite3.Connection, table: str) -> int:
-    return int(conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hookpost import codec
@@ -54,3 +56,28 @@ async def test_publishing_text_utf8_cannot_carry_is_invalid_input(store: Stores)
         with pytest.raises(InvalidInput) as caught:
             await service.publish(org.id, "some-app", publication)
         assert caught.value.problems[0].loc == loc
+
+
+@pytest.mark.parametrize(
+    ("document", "exact"),
+    [
+        (b'{"n":1234567890123456789}', 1234567890123456789),  # 19 digits: fits, still exact
+        (b'{"n":12345678901234567890}', 12345678901234567890),  # beyond 64 bits
+        (b'{"n":-123456789012345678901234567890}', -123456789012345678901234567890),
+        (b'{"n":[1,2,123456789012345678901]}', [1, 2, 123456789012345678901]),
+        (b'{"s":"1234567890123456789012","n":9007199254740993}', 9007199254740993),
+        (b'{"n":123456789012345678}', 123456789012345678),  # 18 digits: orjson's own
+    ],
+)
+def test_long_integers_are_read_exactly(document: bytes, exact: object) -> None:
+    assert codec.loads(document)["n"] == exact
+
+
+def test_the_long_number_scan_finds_exactly_runs_of_19_ascii_digits() -> None:
+    """The scan agrees with the regular expression it replaced on every kind of neighbour."""
+    pattern = re.compile(rb"\d{19,}")
+    samples = [b"", b"1" * 18, b"1" * 19, b"x" + b"9" * 19 + b"x", b"1" * 18 + b"a" + b"1" * 18]
+    samples += [b"\xd9\xa0" * 19, bytes(range(256)) * 2, b"0" * 40, b"12345678901234567.89"]
+    samples += [b"1" * 9 + bytes([b]) + b"1" * 9 for b in range(256)]
+    for sample in samples:
+        assert codec._has_long_number(sample) == (pattern.search(sample) is not None), sample

@@ -188,6 +188,7 @@ async def test_requests_are_labelled_by_route_template(runtime: Runtime) -> None
             published = await client.post("/api/v1/app/shop/msg", json=body, headers=auth)
             assert published.status_code == 202
         assert (await client.get("/api/v1/app/shop/msg/", headers=auth)).status_code == 200
+        assert (await client.head("/api/v1/app/shop", headers=auth)).status_code == 200
         assert (await client.get("/api/v1/app/nope", headers=auth)).status_code == 404
         assert (await client.get("/no/such/path/1")).status_code == 404
         assert (await client.get("/no/such/path/2")).status_code == 404
@@ -205,6 +206,7 @@ async def test_requests_are_labelled_by_route_template(runtime: Runtime) -> None
     assert counts[("POST", "/api/v1/app", "2xx")] == 1
     assert counts[("POST", "/api/v1/app/{app_id}/msg", "2xx")] == 3
     assert counts[("GET", "/api/v1/app/{app_id}/msg", "2xx")] == 1  # trailing slash too
+    assert counts[("HEAD", "/api/v1/app/{app_id}", "2xx")] == 1  # the GET route answered
     assert counts[("GET", "/api/v1/app/{app_id}", "4xx")] == 1
     assert counts[("GET", "unmatched", "4xx")] == 2  # raw paths never become labels
     assert ("GET", "/portal/static/{name}", "2xx") in counts

@@ -16,14 +16,12 @@ import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event
 
 from hookpost.core.fields import (
     ApplicationFields,
@@ -40,56 +38,13 @@ from hookpost.store import Stores, migrate
 from hookpost.store.background_tasks import BackgroundTaskStore
 from hookpost.store.database import Database
 from tests.support import databases
+from tests.support.statements import Captured, capture
 
 # Tables that grow with traffic (or with customers); a full scan of any of them is a bug.
 GROWING = {"messages", "deliveries", "attempts", "idempotency_keys", "endpoints", "applications"}
 SEEDED = 20_000  # rows per growing table: far past where an index wins
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 LEASE = timedelta(seconds=30)
-
-
-@dataclass
-class Captured:
-    """Statements sent to the driver while `recording`, with their parameters."""
-
-    recording: bool = False
-    statements: list[tuple[str, Sequence[Any]]] = field(default_factory=list)
-
-    def add(self, sql: str, parameters: Sequence[Any]) -> None:
-        if self.recording and _is_query(sql):
-            self.statements.append((sql, parameters))
-
-
-def _is_query(sql: str) -> bool:
-    head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
-    return head in {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"}
-
-
-def _capture(database: Database, captured: Captured) -> None:
-    """Hook every connection the database opens, before it opens any."""
-    if database.is_sqlite:
-        engine = database._sqlite.engine  # type: ignore[union-attr]
-
-        @event.listens_for(engine, "connect")
-        def trace(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-            # The sqlite3 module traces every statement, hot path included, values inlined.
-            dbapi_connection.set_trace_callback(lambda sql: captured.add(sql, ()))
-
-        return
-    sync_engine = database.engine.sync_engine
-
-    @event.listens_for(sync_engine, "connect")
-    def log_driver(dbapi_connection: Any, _record: Any) -> None:
-        # The hot path runs straight on asyncpg; its query logger sees those statements.
-        dbapi_connection.driver_connection.add_query_logger(
-            lambda query: captured.add(query.query, query.args)
-        )
-
-    @event.listens_for(sync_engine, "before_cursor_execute")
-    def log_sqlalchemy(
-        _conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, many: bool
-    ) -> None:
-        captured.add(statement, parameters[0] if many else parameters)
 
 
 async def _seed(database: Database, url: str, *, statistics: bool = True) -> None:
@@ -329,7 +284,7 @@ async def seeded_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
 async def test_no_hot_statement_scans_a_growing_table(seeded_url: str) -> None:
     database = Database(seeded_url)
     captured = Captured()
-    _capture(database, captured)
+    capture(database, captured)
     try:
         await migrate.upgrade(database)
         await _seed(database, seeded_url, statistics="without" not in seeded_url)

@@ -30,6 +30,7 @@ from hookpost.store.retention import RetentionStore
 from hookpost.store.schema import attempts, deliveries, idempotency_keys, messages, retention_runs
 from tests import test_query_plans as plans
 from tests.support import databases
+from tests.support.statements import Captured, capture
 from tests.test_store_queue import Queue, open_queue, postgres_queue
 
 DAY = timedelta(days=1)
@@ -323,8 +324,8 @@ async def test_retention_statements_find_their_rows_by_index(seeded_url: str) ->
     """No statement of a pass scans a growing table; ranges of the primary key (attempts and
     deliveries, oldest first) are what a pass means to walk, a batch at a time."""
     database = Database(seeded_url)
-    captured = plans.Captured()
-    plans._capture(database, captured)
+    captured = Captured()
+    capture(database, captured)
     try:
         await migrate.upgrade(database)
         await plans._seed(database, seeded_url)

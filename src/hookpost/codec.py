@@ -13,7 +13,11 @@ from typing import Any
 
 import orjson
 
-_BIG_NUMBER = re.compile(rb"\d{19,}")
+# Digits as b"0", every other byte as b" ": a run of 19 digits (an integer that may not fit in
+# 64 bits) is then one fast substring search; a regular expression scanning for it took ten
+# times as long as parsing a 1 KB body.
+_DIGIT_RUNS = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
 _LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # any surrogate escape; checked in full
 
 
@@ -30,14 +34,19 @@ def loads(data: bytes) -> Any:
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        if _BIG_NUMBER.search(data) is None:
+        if not _has_long_number(data):
             raise JsonError(str(exc)) from None
         # orjson reads integers of hundreds of digits as doubles and calls them infinite;
         # they are valid JSON, which the standard library reads exactly.
         return _exact(data)
-    if _BIG_NUMBER.search(data) is None:
+    if not _has_long_number(data):
         return value
     return _exact(data)  # orjson turned integers beyond 64 bits into floats
+
+
+def _has_long_number(data: bytes) -> bool:
+    """Whether the bytes hold 19 or more ASCII digits in a row (`\\d{19,}`)."""
+    return _LONG_NUMBER in data.translate(_DIGIT_RUNS)
 
 
 def _exact(data: bytes) -> Any:

@@ -12,7 +12,6 @@ import logging
 import os
 import socket
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,6 @@ from fastapi import FastAPI
 from sqlalchemy import exc as sa_exc
 
 from hookpost import __version__
-from hookpost.api.access_log import AccessLog
 from hookpost.api.app import build_api
 from hookpost.api.connections import ConnectionLimits, limited_protocol
 from hookpost.api.event_stream import StreamLimits
@@ -135,8 +133,6 @@ class Runtime:
             self.metrics.watch_queue(QueueDepthReader(self.database, self.clock).read)
             if self.settings.metrics_port is None:
                 self._metrics_route().install(api)
-        # Outermost, so it sees every answer and its whole time.
-        api.add_middleware(AccessLog, templates=lambda: route_templates(api))
         return api
 
     def metrics_app(self) -> FastAPI | None:
@@ -478,13 +474,6 @@ def portal_look(settings: Settings) -> PortalLook:
         frame_ancestors=settings.portal_frame_ancestors,
         secure_cookies=settings.portal_base_url.startswith("https://"),
     )
-
-
-def route_templates(api: FastAPI) -> list[str]:
-    """The API's route templates, from its OpenAPI document (built once, then cached)."""
-    with warnings.catch_warnings():  # FastAPI's note on ping's GET and HEAD sharing an id
-        warnings.simplefilter("ignore")
-        return list(api.openapi()["paths"])
 
 
 def _own_host_names() -> tuple[str, ...]:

@@ -1,18 +1,20 @@
 """One log line per API request: method, route template, status and duration.
 
 The route template (`/api/v1/app/{app_id}/msg`), never the path itself, so no id, query
-string, header or body ever reaches the log.
+string, header or body ever reaches the log. `api/front.py` times the request and calls
+`AccessLog.write` when it is answered.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
+import warnings
 from collections.abc import Callable
 
+from fastapi import FastAPI
 from starlette.routing import compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from hookpost.api import metrics
 from hookpost.api.metrics import route_template
@@ -25,40 +27,27 @@ class AccessLog:
     """`templates` lists the API's route templates (its OpenAPI paths), read the first time a
     request is answered before routing (a limit, an idempotent replay)."""
 
-    def __init__(self, app: ASGIApp, templates: Callable[[], list[str]]) -> None:
-        self.app = app
+    def __init__(self, templates: Callable[[], list[str]]) -> None:
         self._templates = templates
         self._patterns: list[tuple[re.Pattern[str], str]] | None = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not log.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
+    @staticmethod
+    def enabled() -> bool:
+        return log.isEnabledFor(logging.INFO)
 
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            duration_ms = (time.perf_counter() - started) * 1000
-            log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "event": "http.request",
-                        "method": scope["method"],
-                        "path": self.template(scope),
-                        "status": status or 500,  # no answer started: the server failed it
-                        "duration_ms": round(duration_ms, 2),
-                    }
-                },
-            )
+    def write(self, method: str, scope: Scope, status: int, seconds: float) -> None:
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "event": "http.request",
+                    "method": method,
+                    "path": self.template(scope),
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                }
+            },
+        )
 
     def template(self, scope: Scope) -> str:
         """The template of the route that answered, as the request metrics name it (routing,
@@ -74,3 +63,10 @@ class AccessLog:
             if pattern.match(path):
                 return template
         return UNMATCHED
+
+
+def route_templates(api: FastAPI) -> list[str]:
+    """The API's route templates, from its OpenAPI document (built once, then cached)."""
+    with warnings.catch_warnings():  # FastAPI's note on ping's GET and HEAD sharing an id
+        warnings.simplefilter("ignore")
+        return list(api.openapi()["paths"])

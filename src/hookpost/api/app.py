@@ -11,12 +11,13 @@ from fastapi import FastAPI
 
 from hookpost import __version__
 from hookpost.api import errors, openapi
+from hookpost.api.access_log import AccessLog, route_templates
 from hookpost.api.docs import install_docs
 from hookpost.api.event_stream import StreamLimits
 from hookpost.api.fast_publish import FastPublish
-from hookpost.api.methods import MethodMiddleware
-from hookpost.api.metrics import RequestObserver, RequestTiming
-from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, PathMiddleware
+from hookpost.api.front import FrontDoor
+from hookpost.api.metrics import RequestObserver
+from hookpost.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
 from hookpost.api.routes import (
     applications,
     attempts,
@@ -87,8 +88,12 @@ def build_api(
     api.add_middleware(
         BodyLimitMiddleware, max_bytes=max_payload_bytes + ENVELOPE_BYTES, access=services.access
     )
-    api.add_middleware(MethodMiddleware, routes=api.router.routes)
-    if requests is not None:  # inside PathMiddleware, whose scope carries the route
-        api.add_middleware(RequestTiming, observer=requests)
-    api.add_middleware(PathMiddleware)
+    # Outermost, so it sees every answer and its whole time (the routes added after this,
+    # such as the portal's, too).
+    api.add_middleware(
+        FrontDoor,
+        routes=api.router.routes,
+        observer=requests,
+        access_log=AccessLog(lambda: route_templates(api)),
+    )
     return api

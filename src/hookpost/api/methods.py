@@ -1,5 +1,7 @@
 """HTTP methods beyond the routes' own: HEAD answers as GET without a body, OPTIONS lists what
-a path allows, and every 405 says the same in its `Allow` header (RFC 9110, 9.3.2 and 15.5.6).
+a path allows (no key needed: the routes are public in the OpenAPI document anyway), and every
+405 says the same in its `Allow` header (RFC 9110, 9.3.2 and 15.5.6). api/front.py applies
+them to every request.
 """
 
 from __future__ import annotations
@@ -7,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from starlette.routing import BaseRoute, Match, Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 ROUTED = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -33,28 +35,7 @@ def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> list[str]:
     return sorted(methods | {"OPTIONS"})
 
 
-class MethodMiddleware:
-    """HEAD runs the GET route and drops the body it sends; OPTIONS answers 204 with `Allow`
-    (no key needed: the routes are public in the OpenAPI document anyway)."""
-
-    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]) -> None:
-        self.app = app
-        self.routes = routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope.get("method") if scope["type"] == "http" else None
-        if method == "HEAD":
-            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
-            return
-        if method == "OPTIONS":
-            allowed = allowed_methods(self.routes, scope)
-            if allowed:
-                await _allow(send, allowed)
-                return
-        await self.app(scope, receive, send)
-
-
-def _without_body(send: Send) -> Send:
+def without_body(send: Send) -> Send:
     async def send_headers_only(message: Message) -> None:
         if message["type"] == "http.response.body":
             message = {**message, "body": b""}
@@ -63,7 +44,7 @@ def _without_body(send: Send) -> Send:
     return send_headers_only
 
 
-async def _allow(send: Send, allowed: list[str]) -> None:
+async def allow(send: Send, allowed: list[str]) -> None:
     await send(
         {
             "type": "http.response.start",

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from typing import Protocol
 
 from fastapi import FastAPI, Request, Response
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from hookpost.api import errors
 from hookpost.core.errors import AuthenticationFailed
@@ -22,7 +21,6 @@ PATH = "/metrics"
 UNMATCHED = "unmatched"  # no route: 404s of any path count as one series
 # The fast path answers publishes before routing; it names its route here.
 ROUTE_KEY = "hookpost.route"
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestObserver(Protocol):
@@ -48,34 +46,6 @@ def route_template(scope: Scope) -> str:
     if isinstance(route, Mount):
         return f"{root}/{{path}}"
     return root + path
-
-
-class RequestTiming:
-    """Times each HTTP request, from its arrival to the end of its answer, into `observer`."""
-
-    def __init__(self, app: ASGIApp, observer: RequestObserver) -> None:
-        self.app = app
-        self.observer = observer
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # unless an answer starts
-
-        async def timed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, timed_send)
-        finally:
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            seconds = time.perf_counter() - started
-            self.observer.request_finished(method, route_template(scope), status, seconds)
 
 
 class MetricsRoute:

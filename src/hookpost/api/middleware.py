@@ -1,4 +1,5 @@
-"""ASGI middleware in front of the routes: path normalising, body limits, idempotency keys.
+"""ASGI middleware in front of the routes: body limits, idempotency keys (api/front.py is
+the outermost layer, before these).
 
 Idempotency follows Svix: a POST with an `idempotency-key` is answered once; repeats within
 the retention time get the first 2xx answer back, and a key whose request failed is freed.
@@ -33,22 +34,6 @@ IDEMPOTENCY_WAIT = 10.0  # under the SDK's 15 s request timeout
 # Message creation records its key inside the publishing transaction (crash-safe), so the
 # generic cache is skipped for it.
 _MESSAGE_CREATE = re.compile(r"^/api/v1/app/[^/]+/msg$")
-
-
-class PathMiddleware:
-    """Accept an optional trailing slash without redirecting (the SDKs cannot follow 3xx)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            if len(path) > 1 and path.endswith("/"):
-                # In place, so what routing leaves in the scope reaches the access log.
-                scope["path"] = path.rstrip("/") or "/"
-                scope["raw_path"] = scope["path"].encode()
-        await self.app(scope, receive, send)
 
 
 class ClientGone(Exception):

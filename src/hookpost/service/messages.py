@@ -65,7 +65,7 @@ class MessageService:
             raise PayloadTooLarge(
                 message_id="payload_over_limit", size=len(body), limit=self._max_payload
             )
-        create_app = await self._inline_application(org_id, app_ref, publication.application)
+        create_app, refused = _inline_application(app_ref, publication.application)
         new = NewMessage(
             event_type=publication.event_type,
             payload=body,
@@ -76,14 +76,20 @@ class MessageService:
             retention_seconds=publication.retention_seconds,
             deliver_at=publication.deliver_at,
         )
-        published = await self._store.publish(
-            org_id,
-            app_ref,
-            new,
-            create_app=create_app,
-            idempotency_key=idempotency_key,
-            only_endpoint=only_endpoint,
-        )
+        try:
+            published = await self._store.publish(
+                org_id,
+                app_ref,
+                new,
+                create_app=create_app,
+                idempotency_key=idempotency_key,
+                only_endpoint=only_endpoint,
+            )
+        except NotFound as exc:
+            # No application under that name, and the inline one cannot be it: say why.
+            if refused is not None and exc.params.get("entity") == "application":
+                raise refused from None
+            raise
         if published.deliveries > published.handed_over:
             self._wake()  # some deliveries wait in the queue for a worker
         return published
@@ -99,26 +105,32 @@ class MessageService:
         message = await require_message(self._lookups, org_id, app_ref, ref)
         await self._log.expunge_message_content(org_id, message.app_id, message.id)
 
-    async def _inline_application(
-        self, org_id: str, app_ref: str, application: ApplicationFields | None
-    ) -> ApplicationFields | None:
-        """The application to create with the message, when the path names none yet."""
-        if application is None or await self._lookups.get_application(org_id, app_ref):
-            return None
-        if application.uid is None:
-            raise InvalidInput.at(
-                ("body", "application", "uid"),
-                "application_uid_required",
-                "application_uid_missing",
-            )
-        if application.uid != app_ref:
-            raise InvalidInput.at(
-                ("body", "application", "uid"),
-                "application_uid_mismatch",
-                "application_uid_mismatch",
-                uid=application.uid,
-            )
-        return application
+
+def _inline_application(
+    app_ref: str, application: ApplicationFields | None
+) -> tuple[ApplicationFields | None, InvalidInput | None]:
+    """The application to create with the message if the path names none yet, or why the
+    inline one cannot be created (raised only if the application does not exist).
+
+    The store creates it inside the publishing transaction when it finds no application
+    under `app_ref`, so an SDK publish that sends it every time costs no extra read.
+    """
+    if application is None:
+        return None, None
+    if application.uid is None:
+        return None, InvalidInput.at(
+            ("body", "application", "uid"),
+            "application_uid_required",
+            "application_uid_missing",
+        )
+    if application.uid != app_ref:
+        return None, InvalidInput.at(
+            ("body", "application", "uid"),
+            "application_uid_mismatch",
+            "application_uid_mismatch",
+            uid=application.uid,
+        )
+    return application, None
 
 
 def _body(publication: Publication) -> bytes:

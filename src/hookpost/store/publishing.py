@@ -1,7 +1,9 @@
 """Publishing: a message plus one delivery row per matching endpoint, in one transaction.
 
-Concurrent publishes share a transaction (group commit); a publish that creates its
-application or targets one endpoint, and any batch that loses a race, runs on its own.
+Concurrent publishes share a transaction (group commit), those that create their application
+inline too (it is created in that transaction when no application has its uid, so the SDK's
+inline application costs no read of its own); a publish that targets one endpoint, and any
+batch that loses a race, runs on its own.
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ class PublishingStore(StoreBase):
         `only_endpoint` sends to that endpoint alone, ignoring its filters (send-example).
         """
         request = PublishRequest(org_id, app_ref, new, create_app, idempotency_key, only_endpoint)
-        if create_app is not None or only_endpoint is not None:
+        if only_endpoint is not None:
             return await self._publish_alone(request)
         if self._group is None:
             self._group = GroupCommit(self._publish_batch)
@@ -146,7 +148,7 @@ class PublishingStore(StoreBase):
     async def _publish_together(
         self, sql: PublishRows, batch: Sequence[PublishRequest], ticket: _Ticket | None = None
     ) -> list[_Result]:
-        apps = await self._resolve_apps(sql, batch)
+        apps, refused = await self._resolve_apps(sql, batch)
         earlier = await _earlier_by_key(sql, batch, self._clock() - self.idempotency_ttl)
         taken = await _taken_event_ids(sql, batch, apps)
         results: list[_Result] = []
@@ -160,7 +162,8 @@ class PublishingStore(StoreBase):
                 else (request.org_id, request.idempotency_key)
             )
             if app is None:
-                results.append(_Result(error=NotFound(entity="application")))
+                refusal = refused.get((request.org_id, request.app_ref))
+                results.append(_Result(error=refusal or NotFound(entity="application")))
             elif key is not None and key in earlier:
                 results.append(_Result(Published(earlier[key], app, 0, created=False)))
             elif key is not None and key in first_with_key:
@@ -191,7 +194,9 @@ class PublishingStore(StoreBase):
 
     async def _resolve_apps(
         self, sql: PublishRows, batch: Sequence[PublishRequest]
-    ) -> dict[tuple[str, str], Application]:
+    ) -> tuple[dict[tuple[str, str], Application], dict[tuple[str, str], Conflict]]:
+        """The batch's applications by (org, reference), the inline ones it names created
+        when missing; and the references whose inline application could not be created."""
         found: dict[tuple[str, str], Application] = {}
         for org_id in {r.org_id for r in batch}:
             refs = {r.app_ref for r in batch if r.org_id == org_id}
@@ -199,22 +204,28 @@ class PublishingStore(StoreBase):
                 found[(org_id, app.id)] = app
                 if app.uid is not None:
                     found[(org_id, app.uid)] = app
-        for request in batch:
-            key = (request.org_id, request.app_ref)
-            if key not in found and request.create_app is not None:
-                values = application_values(
-                    self._ids, self._clock(), request.org_id, request.create_app
-                )
-                created = await sql.create_application(values)
-                if created is None:
-                    # A concurrent publish (or PUT) created it after our read; the insert
-                    # waited for it to commit, so this read sees it: publish to that one.
-                    again = await sql.applications(request.org_id, {request.app_ref})
-                    if not again:
-                        raise Conflict(message_id="application_uid_taken")
-                    created = again[0]
-                found[key] = created
-        return found
+        refused: dict[tuple[str, str], Conflict] = {}
+        wanted = {
+            (r.org_id, r.app_ref): r.create_app
+            for r in batch
+            if r.create_app is not None and (r.org_id, r.app_ref) not in found
+        }
+        # In one order, so two processes creating the same applications wait, never deadlock.
+        for key in sorted(wanted):
+            fields = wanted[key]
+            assert fields is not None
+            values = application_values(self._ids, self._clock(), key[0], fields)
+            created = await sql.create_application(values)
+            if created is None:
+                # A concurrent publish (or PUT) created it after our read; the insert
+                # waited for it to commit, so this read sees it: publish to that one.
+                again = await sql.applications(key[0], {key[1]})
+                if not again:
+                    refused[key] = Conflict(message_id="application_uid_taken")
+                    continue
+                created = again[0]
+            found[key] = created
+        return found, refused
 
     def _new_message(self, request: PublishRequest, app: Application) -> Message:
         # The id encodes the creation time that `before`/`after` compare with, so the

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from hookpost.core.fields import ApplicationFields
 from hookpost.core.ids import IdFactory
 from hookpost.service.messages import MessageService, Publication
-from hookpost.store import Store, migrate
+from hookpost.store import Stores, migrate
 from hookpost.store.database import Database
 from hookpost.store.schema import applications, messages
 from tests.support.live import unique
@@ -35,9 +35,15 @@ async def test_an_inline_application_adds_no_statement_to_a_publish(database_url
     try:
         await migrate.upgrade(database)
         clock = lambda: datetime.now(UTC)  # noqa: E731
-        store = Store(database, clock, IdFactory(clock, os.urandom))
-        service = MessageService(store, max_payload_bytes=1_000_000, wake=lambda: None)
-        org = (await store.create_organization(unique("org"))).id
+        store = Stores(database, clock, IdFactory(clock, os.urandom))
+        service = MessageService(
+            store.lookups,
+            store.publishing,
+            store.messages,
+            max_payload_bytes=1_000_000,
+            wake=lambda: None,
+        )
+        org = (await store.access.create_organization(unique("org"))).id
         uid = unique("shop")
         inline = ApplicationFields("Shop", uid=uid)
 
@@ -79,9 +85,15 @@ async def test_concurrent_publishes_share_the_creation_of_their_inline_applicati
     try:
         await migrate.upgrade(database)
         clock = lambda: datetime.now(UTC)  # noqa: E731
-        store = Store(database, clock, IdFactory(clock, os.urandom))
-        service = MessageService(store, max_payload_bytes=1_000_000, wake=lambda: None)
-        org = (await store.create_organization(unique("org"))).id
+        store = Stores(database, clock, IdFactory(clock, os.urandom))
+        service = MessageService(
+            store.lookups,
+            store.publishing,
+            store.messages,
+            max_payload_bytes=1_000_000,
+            wake=lambda: None,
+        )
+        org = (await store.access.create_organization(unique("org"))).id
         uid = unique("shop")
         inline = ApplicationFields("Shop", uid=uid)
         published = await asyncio.gather(

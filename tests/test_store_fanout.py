@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 
 from hookpost.core.errors import Conflict, NotFound
 from hookpost.core.fields import ApplicationFields, EndpointFields, NewMessage
 from hookpost.store import Stores
+from hookpost.store.notifications import CHANNEL
 from hookpost.store.schema import deliveries, messages
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -195,3 +198,40 @@ async def test_an_idempotency_key_publishes_once(store: Stores, setup: Setup) ->
     assert again.message.id == first.message.id
     assert again.deliveries == 0
     assert await targets(store, first.message.id) == {setup.exact, setup.wildcard, setup.everything}
+
+
+async def test_a_due_publish_wakes_other_processes_with_its_commit(
+    store: Stores, setup: Setup
+) -> None:
+    """With no worker in this process (`hookpost api`), the publish transaction itself sends
+    the NOTIFY on PostgreSQL: exactly one per due publish, none for a later one or one that
+    fans out to nobody. SQLite has no other process to wake: the caller rings its doorbell."""
+    later = datetime.now(UTC) + timedelta(hours=1)
+    if store.database.is_sqlite:
+        published = await store.publishing.publish(
+            setup.org, setup.app, NewMessage("invoice.paid", b"{}")
+        )
+        assert published.deliveries == 3 and not published.rang
+        return
+    heard: list[str] = []
+    listener = await asyncpg.connect(store.database.dsn)
+    try:
+        await listener.add_listener(CHANNEL, lambda *args: heard.append(args[2]))
+        empty = await store.applications.create_application(setup.org, ApplicationFields("e"))
+        quiet = [
+            (setup.app, NewMessage("invoice.paid", b"{}", deliver_at=later)),
+            (empty.id, NewMessage("invoice.paid", b"{}")),
+        ]
+        for app, new in quiet:
+            published = await store.publishing.publish(setup.org, app, new)
+            assert not published.rang
+        due = await store.publishing.publish(
+            setup.org, setup.app, NewMessage("invoice.paid", b"{}")
+        )
+        assert due.rang and due.deliveries == 3
+        # A round trip on the listening connection: notifications committed before it are
+        # delivered before its answer, so all three publishes have been heard from by now.
+        await listener.execute("SELECT 1")
+        assert heard == [CHANNEL]
+    finally:
+        await listener.close()

@@ -79,11 +79,11 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "hookpost"
 # NotFound(entity="..."), InvalidInput.at(loc, "...") and the rules' Problem.of("..."), over
 # one or more lines.
 RAISED = re.compile(
-    r'message_id="(?P<id>[a-z_]+)"'
-    r'|\(code="(?P<code>[a-z_]+)"\)'
-    r'|NotFound\((?:[^()]*, )?entity="(?P<entity>[a-z_]+)"'
-    r'|InvalidInput\.at\(\s*(?:\([^()]*\)|\w+),\s*"(?P<input>[a-z_]+)"'
-    r'|Problem\.of\(\s*"(?P<rule>[a-z_]+)"'
+    r'message_id="(?P<id>[a-z0-9_]+)"'
+    r'|\(code="(?P<code>[a-z0-9_]+)"\)'
+    r'|NotFound\((?:[^()]*, )?entity="(?P<entity>[a-z0-9_]+)"'
+    r'|InvalidInput\.at\(\s*(?:\([^()]*\)|\w+),\s*"(?P<input>[a-z0-9_]+)"'
+    r'|Problem\.of\(\s*"(?P<rule>[a-z0-9_]+)"'
 )
 
 

@@ -167,10 +167,7 @@ def _refusal(
         if verdict.allowed:
             return None
         blocked = Problem.of(
-            "url_blocked_address",
-            address=verdict.address,
-            rule=str(verdict.rule),
-            explanation=verdict.explanation,
+            "url_blocked_address", rule=str(verdict.rule), explanation=verdict.explanation
         )
         return UrlProblem("blocked_address", blocked, verdict)
     reason = blocked_name(host, own_host_names=own_host_names)

@@ -115,7 +115,7 @@ ENGLISH: dict[str, str] = {
         "host: '{host}' is not a valid host name (letters, digits, hyphens and dots)"
     ),
     "url_host_numeric": "host: '{host}' looks like an IP address but is not a valid one",
-    "url_blocked_address": "blocked_address: destination not allowed: {explanation}",
+    "url_blocked_address": "blocked_address: destination not allowed ({rule}): {explanation}",
     "url_name_loopback": (
         "blocked_name: destination not allowed: {host} always points back at the delivery "
         "server itself"

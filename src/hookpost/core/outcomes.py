@@ -55,52 +55,59 @@ _EXPLANATIONS = {
 
 class FailureCode(enum.StrEnum):
     """The specific failure of an attempt (`error_code`, stored beside the English
-    `error_message`): finer than its `ErrorClass`, and what the portal translates."""
+    `error_message`): finer than its `ErrorClass`, and what the portal translates. Each member
+    is its stored code and the English `explanation` of it."""
 
-    HTTP_STATUS = "http_status"
-    REDIRECT = "redirect"
-    URL_REFUSED = "url_refused"
-    DESTINATION_BLOCKED = "destination_blocked"
-    DNS_TIMEOUT = "dns_timeout"
-    DNS_UNRESOLVED = "dns_unresolved"
-    TLS_FAILED = "tls_failed"
-    CONNECT_TIMEOUT = "connect_timeout"
-    RESPONSE_TIMEOUT = "response_timeout"
-    CONNECTION_REFUSED = "connection_refused"
-    CONNECT_FAILED = "connect_failed"
-    SERVER_DISCONNECTED = "server_disconnected"
-    CONNECTION_RESET = "connection_reset"
-    INVALID_HTTP = "invalid_http"
-    NETWORK_ERROR = "network_error"
-    UNEXPECTED_ERROR = "unexpected_error"
+    explanation: str
 
-    @property
-    def explanation(self) -> str:
-        return _FAILURES[self]
+    def __new__(cls, code: str, explanation: str) -> FailureCode:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.explanation = explanation
+        return member
 
+    @classmethod
+    def of(cls, code: str | None) -> FailureCode | None:
+        """The member stored as `code`; None for none, or for one this version does not know."""
+        return next((member for member in cls if member.value == code), None)
 
-_FAILURES = {
-    FailureCode.HTTP_STATUS: "The endpoint answered with a status other than 2xx.",
-    FailureCode.REDIRECT: "The endpoint answered with a redirect, which is never followed.",
-    FailureCode.URL_REFUSED: "The endpoint's URL breaks a URL rule, so nothing was sent.",
-    FailureCode.DESTINATION_BLOCKED: "The URL leads to an internal or reserved address, so "
-    "nothing was sent.",
-    FailureCode.DNS_TIMEOUT: "The name servers of the endpoint's host did not answer in time.",
-    FailureCode.DNS_UNRESOLVED: "The endpoint's host name does not exist or has no address.",
-    FailureCode.TLS_FAILED: "The TLS handshake failed: the certificate is invalid, expired, or "
-    "for another host name.",
-    FailureCode.CONNECT_TIMEOUT: "Connecting to the endpoint took too long.",
-    FailureCode.RESPONSE_TIMEOUT: "The endpoint accepted the connection but did not answer in "
-    "time.",
-    FailureCode.CONNECTION_REFUSED: "The endpoint's server refused the connection: nothing "
-    "listens on that address and port.",
-    FailureCode.CONNECT_FAILED: "The connection to the endpoint could not be made.",
-    FailureCode.SERVER_DISCONNECTED: "The endpoint closed the connection without answering.",
-    FailureCode.CONNECTION_RESET: "The endpoint reset the connection.",
-    FailureCode.INVALID_HTTP: "The endpoint's answer was not valid HTTP.",
-    FailureCode.NETWORK_ERROR: "A network error stopped the request.",
-    FailureCode.UNEXPECTED_ERROR: "An unexpected error stopped the request.",
-}
+    HTTP_STATUS = "http_status", "The endpoint answered with a status other than 2xx."
+    REDIRECT = "redirect", "The endpoint answered with a redirect, which is never followed."
+    URL_REFUSED = "url_refused", "The endpoint's URL breaks a URL rule, so nothing was sent."
+    DESTINATION_BLOCKED = (
+        "destination_blocked",
+        "The URL leads to an internal or reserved address, so nothing was sent.",
+    )
+    DNS_TIMEOUT = (
+        "dns_timeout",
+        "The name servers of the endpoint's host did not answer in time.",
+    )
+    DNS_UNRESOLVED = (
+        "dns_unresolved",
+        "The endpoint's host name does not exist or has no address.",
+    )
+    TLS_FAILED = (
+        "tls_failed",
+        "The TLS handshake failed: the certificate is invalid, expired, or for another host name.",
+    )
+    CONNECT_TIMEOUT = "connect_timeout", "Connecting to the endpoint took too long."
+    RESPONSE_TIMEOUT = (
+        "response_timeout",
+        "The endpoint accepted the connection but did not answer in time.",
+    )
+    CONNECTION_REFUSED = (
+        "connection_refused",
+        "The endpoint's server refused the connection: nothing listens on that address and port.",
+    )
+    CONNECT_FAILED = "connect_failed", "The connection to the endpoint could not be made."
+    SERVER_DISCONNECTED = (
+        "server_disconnected",
+        "The endpoint closed the connection without answering.",
+    )
+    CONNECTION_RESET = "connection_reset", "The endpoint reset the connection."
+    INVALID_HTTP = "invalid_http", "The endpoint's answer was not valid HTTP."
+    NETWORK_ERROR = "network_error", "A network error stopped the request."
+    UNEXPECTED_ERROR = "unexpected_error", "An unexpected error stopped the request."
 
 
 @dataclass(frozen=True)

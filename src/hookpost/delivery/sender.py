@@ -210,7 +210,7 @@ class Sender:
             duration_ms,
             kind,
             message,
-            None if kind is None else FailureCode(kind),  # redirect, http_status
+            FailureCode.of(kind),  # redirect, http_status, or none on success
             response_body=stored,
             response_headers=response_headers,
             retry_after=retry_after,

@@ -124,9 +124,7 @@ class Speaker:
     def failure(self, code: str | None, error_class: str | None) -> str:
         """Why an attempt failed, from its specific `error_code`; where this language has no
         words for the code, from its error class; then in English."""
-        known = None
-        if code is not None and code in FailureCode.__members__.values():
-            known = FailureCode(code)
+        known = FailureCode.of(code)
         if known is not None and (said := self._translated("failure", known)) is not None:
             return said
         if error_class and (said := self._translated("error-class", error_class)) is not None:

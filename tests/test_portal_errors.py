@@ -160,3 +160,26 @@ def test_a_good_secret_from_the_form_is_the_endpoints_secret(live: Live) -> None
     assert created.status_code == 303, created.text
     [endpoint] = live.sdk().endpoint.list(uid).data
     assert live.sdk().endpoint.get_secret(uid, endpoint.id).key == secret
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("es", "El contenido del mensaje se eliminó o caducó; no se puede volver a enviar"),
+        (
+            "pt_BR",
+            "O conteúdo da mensagem foi apagado ou expirou; ela não pode ser enviada de novo",
+        ),
+    ],
+)
+def test_an_action_the_service_refuses_is_said_from_its_message_id(
+    live: Live, closed_port: int, language: str, said: str
+) -> None:
+    uid = new_app(live)
+    endpoint = add_endpoint(live, uid, f"http://127.0.0.1:{closed_port}/hook")
+    sent = live.sdk().message.create(uid, MessageIn(event_type=unique("order"), payload={}))
+    live.sdk().message.expunge_content(uid, sent.id)
+    visitor = in_language(visit(live, uid), language)
+    refused = visitor.post(f"/messages/{sent.id}/resend", {"endpoint": endpoint})
+    assert refused.status_code == 400
+    assert text_of(refused.text, "problem") == said

@@ -8,6 +8,7 @@ translates the same ids.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,18 @@ class SlowBody(errors.HookpostError):
     code = "request_timeout"
 
 
+class MethodNotAllowed(errors.HookpostError):
+    """The path exists but not with this method (405; Starlette's own, worded here)."""
+
+    code = "method_not_allowed"
+
+
+class Unexpected(errors.HookpostError):
+    """A bug: an exception nothing else handled (500), answered in JSON all the same."""
+
+    code = "internal_error"
+
+
 STATUS: dict[type[errors.HookpostError], int] = {
     errors.BadRequest: 400,
     SlowBody: 408,
@@ -37,8 +50,10 @@ STATUS: dict[type[errors.HookpostError], int] = {
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    MethodNotAllowed: 405,
     errors.PayloadTooLarge: 413,
     errors.InvalidInput: 422,
+    Unexpected: 500,
     errors.NotSupported: 501,
     errors.Unavailable: 503,
 }
@@ -129,30 +144,45 @@ async def on_hookpost_error(_request: Request, exc: Exception) -> Response:
     return Response(rendered.body, rendered.status, headers, media_type="application/json")
 
 
+def _pydantic_problem(error: Mapping[str, Any]) -> errors.FieldProblem:
+    """One of pydantic's errors as a problem: a rule of ours keeps its id; a missing field and
+    a body that is not JSON get theirs; any other type error keeps pydantic's own words."""
+    loc = tuple(p for p in error.get("loc", ()) if not isinstance(p, int) or p >= 0)
+    kind = _readable_type(str(error["type"]))
+    ctx = error.get("ctx", {})
+    broken = ctx.get("error")
+    if isinstance(broken, errors.RuleBroken):
+        return errors.FieldProblem.of(loc, broken.problem, kind)
+    if error["type"] == "json_invalid":
+        reason = errors.Problem.of("body_not_json", reason=str(ctx.get("error", "")))
+        return errors.FieldProblem.of(loc, reason, kind)
+    if error["type"] == "missing":
+        return errors.FieldProblem.of(loc, errors.Problem.of("field_required"), kind)
+    return errors.FieldProblem(loc, str(error.get("msg", "invalid value")), kind)
+
+
 async def on_validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    problems = []
-    for error in exc.errors():
-        message = str(error.get("msg", "invalid value"))
-        if error.get("type") == "json_invalid":
-            message = f"The body is not valid JSON: {error.get('ctx', {}).get('error', '')}"
-        loc = tuple(p for p in error.get("loc", ()) if not isinstance(p, int) or p >= 0)
-        kind = _readable_type(str(error["type"]))
-        broken = error.get("ctx", {}).get("error")
-        if isinstance(broken, errors.RuleBroken):  # a rule of ours: its id, not pydantic's words
-            problems.append(errors.FieldProblem.of(loc, broken.problem, kind))
-        else:
-            problems.append(errors.FieldProblem(loc, message, kind))
+    problems = [_pydantic_problem(error) for error in exc.errors()]
     return json_response(validation_body(problems), 422)
+
+
+def _http_error(status: int) -> errors.HookpostError:
+    """Starlette's own refusals (no route, wrong method, ...) as errors of the table."""
+    if status == 404:
+        return errors.NotFound(entity="route")
+    if status == 405:
+        return MethodNotAllowed(message_id="method_not_allowed")
+    return errors.HookpostError(
+        code=_HTTP_CODES.get(status, "http_error"), message_id="http_error", status=status
+    )
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
-    detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
-    if status == 404:
-        detail = "Entity not found" if detail == "Not Found" else detail
-    response = json_response(error_body(_HTTP_CODES.get(status, "http_error"), detail), status)
+    error = _http_error(status)
+    response = json_response(error_body(error.code, describe(error)), status)
     if status == 405:
         # Starlette names the methods of the first route on the path; the path has more.
         allowed = allowed_methods(request.app.router.routes, request.scope)
@@ -162,7 +192,7 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 async def on_unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return json_response(error_body("internal_error", "An unexpected error occurred"), 500)
+    return await on_hookpost_error(request, Unexpected(message_id="internal_error"))
 
 
 def install(app: FastAPI) -> None:

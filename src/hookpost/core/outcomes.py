@@ -53,6 +53,63 @@ _EXPLANATIONS = {
 }
 
 
+class FailureCode(enum.StrEnum):
+    """The specific failure of an attempt (`error_code`, stored beside the English
+    `error_message`): finer than its `ErrorClass`, and what the portal translates. Each member
+    is its stored code and the English `explanation` of it."""
+
+    explanation: str
+
+    def __new__(cls, code: str, explanation: str) -> FailureCode:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.explanation = explanation
+        return member
+
+    @classmethod
+    def of(cls, code: str | None) -> FailureCode | None:
+        """The member stored as `code`; None for none, or for one this version does not know."""
+        return next((member for member in cls if member.value == code), None)
+
+    HTTP_STATUS = "http_status", "The endpoint answered with a status other than 2xx."
+    REDIRECT = "redirect", "The endpoint answered with a redirect, which is never followed."
+    URL_REFUSED = "url_refused", "The endpoint's URL breaks a URL rule, so nothing was sent."
+    DESTINATION_BLOCKED = (
+        "destination_blocked",
+        "The URL leads to an internal or reserved address, so nothing was sent.",
+    )
+    DNS_TIMEOUT = (
+        "dns_timeout",
+        "The name servers of the endpoint's host did not answer in time.",
+    )
+    DNS_UNRESOLVED = (
+        "dns_unresolved",
+        "The endpoint's host name does not exist or has no address.",
+    )
+    TLS_FAILED = (
+        "tls_failed",
+        "The TLS handshake failed: the certificate is invalid, expired, or for another host name.",
+    )
+    CONNECT_TIMEOUT = "connect_timeout", "Connecting to the endpoint took too long."
+    RESPONSE_TIMEOUT = (
+        "response_timeout",
+        "The endpoint accepted the connection but did not answer in time.",
+    )
+    CONNECTION_REFUSED = (
+        "connection_refused",
+        "The endpoint's server refused the connection: nothing listens on that address and port.",
+    )
+    CONNECT_FAILED = "connect_failed", "The connection to the endpoint could not be made."
+    SERVER_DISCONNECTED = (
+        "server_disconnected",
+        "The endpoint closed the connection without answering.",
+    )
+    CONNECTION_RESET = "connection_reset", "The endpoint reset the connection."
+    INVALID_HTTP = "invalid_http", "The endpoint's answer was not valid HTTP."
+    NETWORK_ERROR = "network_error", "A network error stopped the request."
+    UNEXPECTED_ERROR = "unexpected_error", "An unexpected error stopped the request."
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The result of one attempt: an HTTP status (0 for none) or an error class, never both."""

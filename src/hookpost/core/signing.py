@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from hookpost.core.errors import Problem, RuleBroken
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
         Ed25519PrivateKey,
@@ -33,8 +35,11 @@ _ED25519_KEY_LEN = 32
 _KEY_CACHE_SIZE = 4096
 
 
-class SecretError(ValueError):
-    """A signing secret or key is malformed (empty, not base64, wrong length or kind)."""
+class SecretError(RuleBroken):
+    """A signing secret or key is malformed (empty, not base64, wrong length or kind).
+
+    A ValueError whose `problem` is a message id with parameters (core/wording.py words it),
+    so an edge can answer a caller's bad secret in the caller's language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +56,7 @@ def _b64decode(text: str) -> bytes:
     try:
         return base64.b64decode(padded, validate=True)
     except ValueError as exc:  # binascii.Error, and non-ASCII input
-        raise SecretError("secret is not valid standard base64") from exc
+        raise SecretError(Problem.of("secret_not_base64")) from exc
 
 
 def _b64encode(raw: bytes) -> str:
@@ -62,13 +67,13 @@ def _b64encode(raw: bytes) -> str:
 def decode_secret(secret: str) -> bytes:
     """Raw HMAC key bytes of a `whsec_`-prefixed or unprefixed base64 secret."""
     if secret.startswith((ASYMMETRIC_SECRET_PREFIX, ASYMMETRIC_PUBLIC_PREFIX)):
-        raise SecretError("expected a whsec_ secret, got an ed25519 key")
+        raise SecretError(Problem.of("secret_not_symmetric"))
     encoded = secret.removeprefix(SYMMETRIC_PREFIX)
     if not encoded:
-        raise SecretError("secret is empty")
+        raise SecretError(Problem.of("secret_empty"))
     raw = _b64decode(encoded)
     if not raw:
-        raise SecretError("secret is empty")
+        raise SecretError(Problem.of("secret_empty"))
     return raw
 
 
@@ -77,8 +82,12 @@ def validate_endpoint_secret(secret: str) -> str:
     raw = decode_secret(secret)
     if not ENDPOINT_KEY_MIN_BYTES <= len(raw) <= ENDPOINT_KEY_MAX_BYTES:
         raise SecretError(
-            f"secret must decode to {ENDPOINT_KEY_MIN_BYTES} to {ENDPOINT_KEY_MAX_BYTES} bytes,"
-            f" got {len(raw)}"
+            Problem.of(
+                "secret_length",
+                min=ENDPOINT_KEY_MIN_BYTES,
+                max=ENDPOINT_KEY_MAX_BYTES,
+                length=len(raw),
+            )
         )
     return SYMMETRIC_PREFIX + _b64encode(raw)
 
@@ -87,7 +96,9 @@ def generate_secret(entropy: bytes) -> str:
     """A `whsec_` secret from caller-supplied random bytes (24 is what Svix generates)."""
     if not ENDPOINT_KEY_MIN_BYTES <= len(entropy) <= ENDPOINT_KEY_MAX_BYTES:
         raise SecretError(
-            f"entropy must be {ENDPOINT_KEY_MIN_BYTES} to {ENDPOINT_KEY_MAX_BYTES} bytes"
+            Problem.of(
+                "secret_entropy_length", min=ENDPOINT_KEY_MIN_BYTES, max=ENDPOINT_KEY_MAX_BYTES
+            )
         )
     return SYMMETRIC_PREFIX + _b64encode(entropy)
 
@@ -95,7 +106,7 @@ def generate_secret(entropy: bytes) -> str:
 def generate_ed25519_secret(seed: bytes) -> str:
     """A `whsk_` secret: base64 of the 32-byte seed then the 32-byte public key (Svix layout)."""
     if len(seed) != _ED25519_KEY_LEN:
-        raise SecretError("an ed25519 seed must be 32 bytes")
+        raise SecretError(Problem.of("ed25519_seed_length"))
     private = _ed25519_private(seed)
     return ASYMMETRIC_SECRET_PREFIX + _b64encode(seed + private.public_key().public_bytes_raw())
 
@@ -103,7 +114,7 @@ def generate_ed25519_secret(seed: bytes) -> str:
 def public_key_of(secret: str) -> str:
     """The `whpk_` public key that verifies v1a signatures made with a `whsk_` secret."""
     if not secret.startswith(ASYMMETRIC_SECRET_PREFIX):
-        raise SecretError("only a whsk_ secret has a public key")
+        raise SecretError(Problem.of("secret_has_no_public_key"))
     key = _key(secret)
     assert key.public is not None
     return ASYMMETRIC_PUBLIC_PREFIX + _b64encode(key.public.public_bytes_raw())
@@ -133,7 +144,7 @@ def _ed25519_public(raw: bytes) -> Ed25519PublicKey:
     try:
         return Ed25519PublicKey.from_public_bytes(raw)
     except ValueError as exc:
-        raise SecretError("invalid ed25519 public key") from exc
+        raise SecretError(Problem.of("ed25519_public_key_invalid")) from exc
 
 
 @lru_cache(maxsize=_KEY_CACHE_SIZE)
@@ -141,16 +152,16 @@ def _key(secret: str) -> _Key:
     if secret.startswith(ASYMMETRIC_SECRET_PREFIX):
         raw = _b64decode(secret.removeprefix(ASYMMETRIC_SECRET_PREFIX))
         if len(raw) not in (_ED25519_KEY_LEN, 2 * _ED25519_KEY_LEN):
-            raise SecretError("a whsk_ secret must hold 32 or 64 bytes")
+            raise SecretError(Problem.of("ed25519_secret_length"))
         private = _ed25519_private(raw[:_ED25519_KEY_LEN])
         public = private.public_key()
         if len(raw) > _ED25519_KEY_LEN and public.public_bytes_raw() != raw[_ED25519_KEY_LEN:]:
-            raise SecretError("whsk_ secret: public half does not match the seed")
+            raise SecretError(Problem.of("ed25519_halves_differ"))
         return _Key("v1a", private=private, public=public)
     if secret.startswith(ASYMMETRIC_PUBLIC_PREFIX):
         raw = _b64decode(secret.removeprefix(ASYMMETRIC_PUBLIC_PREFIX))
         if len(raw) != _ED25519_KEY_LEN:
-            raise SecretError("a whpk_ key must hold 32 bytes")
+            raise SecretError(Problem.of("ed25519_public_key_length"))
         return _Key("v1a", public=_ed25519_public(raw))
     # The keyed HMAC state is built once; copying it per message skips re-hashing the key.
     return _Key("v1", mac=hmac.new(decode_secret(secret), digestmod=hashlib.sha256))
@@ -160,7 +171,7 @@ def _keys(secrets: Sequence[str]) -> list[_Key]:
     if isinstance(secrets, str):
         raise TypeError("pass a sequence of secrets, not one string")
     if not secrets:
-        raise SecretError("no secrets given")
+        raise SecretError(Problem.of("no_secrets"))
     return [_key(secret) for secret in secrets]
 
 
@@ -185,7 +196,7 @@ def _entry(key: _Key, prefix: bytes, body: bytes) -> str:
     if key.mac is not None:
         return "v1," + _b64encode(_hmac(key.mac, prefix, body))
     if key.private is None:
-        raise SecretError("a whpk_ public key cannot sign")
+        raise SecretError(Problem.of("public_key_cannot_sign"))
     return "v1a," + _b64encode(key.private.sign(prefix + body))
 
 

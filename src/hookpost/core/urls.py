@@ -13,6 +13,7 @@ from ipaddress import IPv4Address, IPv6Address
 from urllib.parse import quote
 
 from hookpost.core.addresses import AddressPolicy, Verdict
+from hookpost.core.errors import Problem
 
 # The machine names UrlProblem.rule can take.
 URL_RULES = frozenset(
@@ -58,11 +59,17 @@ _INTERNAL_SUFFIXES = ("internal", "local", "localdomain", "home.arpa", "svc")
 
 @dataclass(frozen=True)
 class UrlProblem:
-    """Why a URL was refused: a machine `rule` and a message naming it for the customer."""
+    """Why a URL was refused: a machine `rule` (the 422's `type` is `url.<rule>`) and the
+    `problem` naming it for the customer, as a message id and its parameters."""
 
     rule: str
-    message: str
+    problem: Problem
     verdict: Verdict | None = None  # for "blocked_address": which address rule refused it
+
+    @property
+    def message(self) -> str:
+        """The English (core/wording.py), which starts with the rule's machine name."""
+        return str(self.problem)
 
 
 @dataclass(frozen=True)
@@ -80,10 +87,6 @@ class ParsedUrl:
     path_and_query: str
     host_is_ip: bool
     host_header: str
-
-
-def _problem(rule: str, detail: str) -> UrlProblem:
-    return UrlProblem(rule, f"{rule}: {detail}")
 
 
 def parse_endpoint_url(
@@ -133,26 +136,24 @@ def parse_endpoint_url(
 def _split_url(url: str, *, https_only: bool, max_length: int) -> tuple[str, str, str] | UrlProblem:
     """(scheme, authority, path-and-query) once the whole-URL rules have passed."""
     if len(url) > max_length:
-        return _problem(
-            "length", f"the URL is {len(url)} characters long; the limit is {max_length}"
-        )
+        return UrlProblem("length", Problem.of("url_too_long", length=len(url), limit=max_length))
     bad = _bad_character(url)
     if bad is not None:
-        return _problem("characters", f"the URL contains {bad}, which is not allowed")
+        return UrlProblem("characters", bad)
     match = _SCHEME.match(url)
     if match is None:
-        return _problem("scheme", "the URL must start with http:// or https://")
+        return UrlProblem("scheme", Problem.of("url_scheme_missing"))
     scheme = match[1].lower()
     if scheme not in _DEFAULT_PORTS:
-        return _problem("scheme", f"only http and https URLs can receive webhooks, not {scheme}:")
+        return UrlProblem("scheme", Problem.of("url_scheme_unsupported", scheme=scheme))
     if https_only and scheme != "https":
-        return _problem("scheme", "this server only delivers to https URLs")
+        return UrlProblem("scheme", Problem.of("url_https_only"))
     rest = url[match.end() :]
     if not rest.startswith("//"):
-        return _problem("host", "the URL must name a host, as in https://example.com/path")
+        return UrlProblem("host", Problem.of("url_host_missing"))
     if "#" in rest:
         # Never sent to the server, and "#@" is a classic way to confuse URL parsers.
-        return _problem("fragment", "a webhook URL cannot contain a fragment (#...)")
+        return UrlProblem("fragment", Problem.of("url_fragment"))
     rest = rest[2:]
     end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
     return scheme, rest[:end], rest[end:]
@@ -165,49 +166,49 @@ def _refusal(
         verdict = policy.check(host)
         if verdict.allowed:
             return None
-        problem = _problem("blocked_address", f"destination not allowed: {verdict.explanation}")
-        return UrlProblem(problem.rule, problem.message, verdict)
+        blocked = Problem.of(
+            "url_blocked_address", rule=str(verdict.rule), explanation=verdict.explanation
+        )
+        return UrlProblem("blocked_address", blocked, verdict)
     reason = blocked_name(host, own_host_names=own_host_names)
     if reason is None:
         return None
-    return _problem("blocked_name", f"destination not allowed: {reason}")
+    return UrlProblem("blocked_name", reason)
 
 
-def _bad_character(url: str) -> str | None:
+def _bad_character(url: str) -> Problem | None:
     for char in url:
         if char == "\\":
             # urllib reads "http://a\@b/" as host b, browsers as host a: refuse both.
-            return "a backslash"
+            return Problem.of("url_backslash")
         # Controls, format characters (zero-width, soft hyphen: IDNA would silently drop
         # them), separators (every kind of space), surrogates, private use, unassigned.
         if unicodedata.category(char)[0] in "CZ":
-            return f"a space or control character (U+{ord(char):04X})"
+            return Problem.of("url_control_character", codepoint=f"U+{ord(char):04X}")
     return None
 
 
 def _split_authority(authority: str) -> tuple[str, int | None] | UrlProblem:
     if "@" in authority:
         # Refused rather than turned into basic auth; also ends "a:80@b" / "b@a" confusion.
-        return _problem(
-            "credentials", "user names and passwords in the URL are not allowed; use headers"
-        )
+        return UrlProblem("credentials", Problem.of("url_credentials"))
     if authority.startswith("["):
         close = authority.find("]")
         if close < 0:
-            return _problem("host", "an IPv6 address is missing its closing ]")
+            return UrlProblem("host", Problem.of("url_ipv6_unclosed"))
         host, after = authority[: close + 1], authority[close + 1 :]
         if after and not after.startswith(":"):
-            return _problem("host", "unexpected text after the IPv6 address")
+            return UrlProblem("host", Problem.of("url_ipv6_trailing_text"))
         port_text = after[1:] if after else None
     else:
         if authority.count(":") > 1:
-            return _problem("host", "write IPv6 addresses in brackets, as in http://[2001:db8::1]/")
+            return UrlProblem("host", Problem.of("url_ipv6_unbracketed"))
         host, colon, port_text_raw = authority.partition(":")
         port_text = port_text_raw if colon else None
     if port_text is None:
         return host, None
     if not _PORT.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
-        return _problem("port", f"the port must be a number from 1 to 65535, not {port_text!r}")
+        return UrlProblem("port", Problem.of("url_port_invalid", port=port_text))
     return host, int(port_text)
 
 
@@ -215,19 +216,19 @@ def _normalise_host(host: str) -> tuple[str, bool] | UrlProblem:
     """The host as the sender will use it (a canonical IP literal or a lower-case ASCII
     name), and whether it is an IP literal."""
     if host in ("", "[]"):
-        return _problem("host", "the URL has no host")
+        return UrlProblem("host", Problem.of("url_host_empty"))
     if host.startswith("["):
         return _ipv6_host(host[1:-1])
     if "%" in host:
-        return _problem("host", "percent-encoding is not allowed in the host")
+        return UrlProblem("host", Problem.of("url_host_percent"))
     if len(host) > _MAX_HOST + 1:
-        return _problem("host", f"the host is longer than {_MAX_HOST} characters")
+        return UrlProblem("host", Problem.of("url_host_too_long", limit=_MAX_HOST))
     try:
         # IDNA (with nameprep) is what Python's resolver applies; it turns "①②⑦" into "127"
         # and "。" into ".", so encoding first makes such spellings visible below.
         name = host if host.isascii() else host.encode("idna").decode("ascii")
     except UnicodeError:
-        return _problem("host", f"{host!r} is not a valid international host name")
+        return UrlProblem("host", Problem.of("url_host_idna", host=host))
     name = name.lower()
     literal = None if ":" in name else literal_address(name)
     if literal is not None:
@@ -238,27 +239,25 @@ def _normalise_host(host: str) -> tuple[str, bool] | UrlProblem:
 
 def _ipv6_host(inner: str) -> tuple[str, bool] | UrlProblem:
     if "%" in inner:
-        return _problem("host", "IPv6 zone ids (%...) are not allowed")
+        return UrlProblem("host", Problem.of("url_ipv6_zone"))
     try:
         if not inner.isascii():
             raise ValueError(inner)
         return str(IPv6Address(inner)), True
     except ValueError:
-        return _problem("host", f"[{inner}] is not a valid IPv6 address")
+        return UrlProblem("host", Problem.of("url_ipv6_invalid", address=inner))
 
 
 def _name_problem(name: str) -> UrlProblem | None:
     bare = name.removesuffix(".")
     if len(bare) > _MAX_HOST:
-        return _problem("host", f"the host is longer than {_MAX_HOST} characters")
+        return UrlProblem("host", Problem.of("url_host_too_long", limit=_MAX_HOST))
     labels = bare.split(".")
     # Also catches what IDNA mapped from fullwidth forms: ":", "@", "/", "%".
     if not all(_LABEL.fullmatch(label) for label in labels):
-        return _problem(
-            "host", f"{name!r} is not a valid host name (letters, digits, hyphens and dots)"
-        )
+        return UrlProblem("host", Problem.of("url_host_invalid", host=name))
     if _NUMERIC_LABEL.fullmatch(labels[-1]):
-        return _problem("host", f"{name!r} looks like an IP address but is not a valid one")
+        return UrlProblem("host", Problem.of("url_host_numeric", host=name))
     return None
 
 
@@ -312,7 +311,7 @@ def _inet_number(part: str) -> int | None:
     return int(digits, base)
 
 
-def blocked_name(host: str, *, own_host_names: Collection[str] = ()) -> str | None:
+def blocked_name(host: str, *, own_host_names: Collection[str] = ()) -> Problem | None:
     """Why a host name is refused outright (defence in depth before resolution), or None.
 
     Single-label names other than "metadata" are not refused: self-hosted setups reach
@@ -325,12 +324,12 @@ def blocked_name(host: str, *, own_host_names: Collection[str] = ()) -> str | No
         return None  # not a name the resolver would accept either
     name = name.lower().rstrip(".")
     if name in _LOCAL_NAMES or name.endswith(".localhost"):
-        return f"{name} always points back at the delivery server itself"
+        return Problem.of("url_name_loopback", host=name)
     if name in _METADATA_NAMES:
-        return f"{name} is a cloud metadata service name"
+        return Problem.of("url_name_metadata", host=name)
     for suffix in _INTERNAL_SUFFIXES:
         if name == suffix or name.endswith("." + suffix):
-            return f"{name}: names ending in .{suffix} belong to private networks"
+            return Problem.of("url_name_internal", host=name, suffix=suffix)
     if name in {own.lower().rstrip(".") for own in own_host_names}:
-        return f"{name} is the delivery server's own host name"
+        return Problem.of("url_name_own_host", host=name)
     return None

@@ -27,6 +27,11 @@ ENGLISH: dict[str, str] = {
     "idempotency_key_in_use": (
         "A request with this idempotency key is still being processed; retry later"
     ),
+    # Starlette's own refusals and a bug, answered through the same table (api/errors.py)
+    "route_not_found": "Entity not found",
+    "method_not_allowed": "Method Not Allowed",
+    "http_error": "The request failed (HTTP {status})",
+    "internal_error": "An unexpected error occurred",
     # 400
     "value_refused": "The database refused a value of the request",
     "until_in_future": "'until' must not be in the future",
@@ -52,6 +57,8 @@ ENGLISH: dict[str, str] = {
     "payload_over_limit": "The payload is {size} bytes; the limit is {limit} bytes",
     "database_unavailable": "The database is unavailable; retry shortly",
     # 422: input problems, each at its `loc`
+    "field_required": "Field required",
+    "body_not_json": "The body is not valid JSON: {reason}",
     "limit_too_high": "Given limit must not exceed {limit}",
     "limit_too_low": "Given limit must be at least 1",
     "iterator_not_an_id": "iterator must be an id starting with '{prefix}'",
@@ -76,6 +83,53 @@ ENGLISH: dict[str, str] = {
     "expiry_negative": "expiry must not be negative",
     "spec_exactly_one": "send exactly one of spec and specRaw",
     "spec_unreadable": "not valid YAML or JSON: {reason}",
+    # 422: the endpoint URL rules (core/urls.py); the English starts with the rule's machine
+    # name (the 422's type is `url.<rule>`), as the API has always answered
+    "url_too_long": "length: the URL is {length} characters long; the limit is {limit}",
+    "url_backslash": "characters: the URL contains a backslash, which is not allowed",
+    "url_control_character": (
+        "characters: the URL contains a space or control character ({codepoint}), which is not "
+        "allowed"
+    ),
+    "url_scheme_missing": "scheme: the URL must start with http:// or https://",
+    "url_scheme_unsupported": (
+        "scheme: only http and https URLs can receive webhooks, not {scheme}:"
+    ),
+    "url_https_only": "scheme: this server only delivers to https URLs",
+    "url_host_missing": "host: the URL must name a host, as in https://example.com/path",
+    "url_fragment": "fragment: a webhook URL cannot contain a fragment (#...)",
+    "url_credentials": (
+        "credentials: user names and passwords in the URL are not allowed; use headers"
+    ),
+    "url_ipv6_unclosed": "host: an IPv6 address is missing its closing ]",
+    "url_ipv6_trailing_text": "host: unexpected text after the IPv6 address",
+    "url_ipv6_unbracketed": ("host: write IPv6 addresses in brackets, as in http://[2001:db8::1]/"),
+    "url_ipv6_zone": "host: IPv6 zone ids (%...) are not allowed",
+    "url_ipv6_invalid": "host: [{address}] is not a valid IPv6 address",
+    "url_port_invalid": "port: the port must be a number from 1 to 65535, not '{port}'",
+    "url_host_empty": "host: the URL has no host",
+    "url_host_percent": "host: percent-encoding is not allowed in the host",
+    "url_host_too_long": "host: the host is longer than {limit} characters",
+    "url_host_idna": "host: '{host}' is not a valid international host name",
+    "url_host_invalid": (
+        "host: '{host}' is not a valid host name (letters, digits, hyphens and dots)"
+    ),
+    "url_host_numeric": "host: '{host}' looks like an IP address but is not a valid one",
+    "url_blocked_address": "blocked_address: destination not allowed ({rule}): {explanation}",
+    "url_name_loopback": (
+        "blocked_name: destination not allowed: {host} always points back at the delivery "
+        "server itself"
+    ),
+    "url_name_metadata": (
+        "blocked_name: destination not allowed: {host} is a cloud metadata service name"
+    ),
+    "url_name_internal": (
+        "blocked_name: destination not allowed: {host}: names ending in .{suffix} belong to "
+        "private networks"
+    ),
+    "url_name_own_host": (
+        "blocked_name: destination not allowed: {host} is the delivery server's own host name"
+    ),
     "url_blocked_on_resolve": (
         "blocked_address: destination not allowed ({rule}): {host} resolves to {explanation}"
     ),
@@ -83,6 +137,20 @@ ENGLISH: dict[str, str] = {
         "dns_timeout: the name servers of {host} did not answer within {seconds}s, so its "
         "addresses could not be checked; try again later"
     ),
+    # 422: signing secrets (core/signing.py), at the `secret` or `key` they were given as
+    "secret_empty": "secret is empty",
+    "secret_not_base64": "secret is not valid standard base64",
+    "secret_not_symmetric": "expected a whsec_ secret, got an ed25519 key",
+    "secret_length": "secret must decode to {min} to {max} bytes, got {length}",
+    "secret_entropy_length": "entropy must be {min} to {max} bytes",
+    "secret_has_no_public_key": "only a whsk_ secret has a public key",
+    "ed25519_seed_length": "an ed25519 seed must be 32 bytes",
+    "ed25519_secret_length": "a whsk_ secret must hold 32 or 64 bytes",
+    "ed25519_halves_differ": "whsk_ secret: public half does not match the seed",
+    "ed25519_public_key_length": "a whpk_ key must hold 32 bytes",
+    "ed25519_public_key_invalid": "invalid ed25519 public key",
+    "no_secrets": "no secrets given",
+    "public_key_cannot_sign": "a whpk_ public key cannot sign",
     # 422: the rules of core (names, headers, event-type filters), each at its `loc`
     "uid_characters": "must be 1-256 characters of letters, digits, '-', '_' or '.'",
     "uid_id_prefix": "must not start with '{prefix}', the prefix of generated ids",

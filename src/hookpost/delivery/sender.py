@@ -20,7 +20,7 @@ import aiohttp
 from yarl import URL
 
 from hookpost.core.addresses import AddressPolicy, BlockRule, Verdict
-from hookpost.core.outcomes import ErrorClass, Outcome
+from hookpost.core.outcomes import ErrorClass, FailureCode, Outcome
 from hookpost.core.status_codes import describe
 from hookpost.core.urls import ParsedUrl, UrlProblem, parse_endpoint_url
 from hookpost.delivery.dns import NameResolver
@@ -139,15 +139,21 @@ class Sender:
             # network error (and a URL stored before a rule tightened can fail any rule).
             if parsed.verdict is not None:
                 message = blocked_message(parsed.verdict)
-                return Outcome(0, elapsed(), ErrorClass.BLOCKED, message, "destination_blocked")
-            return Outcome(0, elapsed(), ErrorClass.BLOCKED, parsed.message, "url_refused")
+                return Outcome(
+                    0, elapsed(), ErrorClass.BLOCKED, message, FailureCode.DESTINATION_BLOCKED
+                )
+            return Outcome(
+                0, elapsed(), ErrorClass.BLOCKED, parsed.message, FailureCode.URL_REFUSED
+            )
         if parsed.host_is_ip and is_own_listener(parsed.host, parsed.port, self.own_listeners):
             rule = BlockRule.OWN_LISTENER
             verdict = Verdict(
                 parsed.host, rule, f"{parsed.host}:{parsed.port} is {rule.describe()}"
             )
             message = blocked_message(verdict)
-            return Outcome(0, elapsed(), ErrorClass.BLOCKED, message, "destination_blocked")
+            return Outcome(
+                0, elapsed(), ErrorClass.BLOCKED, message, FailureCode.DESTINATION_BLOCKED
+            )
         try:
             async with self._client().request(
                 method,
@@ -204,7 +210,7 @@ class Sender:
             duration_ms,
             kind,
             message,
-            None if kind is None else str(kind),  # redirect, http_status
+            FailureCode.of(kind),  # redirect, http_status, or none on success
             response_body=stored,
             response_headers=response_headers,
             retry_after=retry_after,
@@ -234,7 +240,7 @@ def blocked_message(verdict: Verdict, host: str | None = None) -> str:
     return f"destination not allowed ({verdict.rule}): {where}{verdict.explanation}"
 
 
-def classify(exc: BaseException, limits: SenderLimits) -> tuple[ErrorClass, str, str]:
+def classify(exc: BaseException, limits: SenderLimits) -> tuple[ErrorClass, FailureCode, str]:
     """Map any client-side failure to an error class, the specific failure's code and a
     sentence a customer understands."""
     cause = exc.__cause__ if exc.__cause__ is not None else getattr(exc, "os_error", None)
@@ -243,59 +249,67 @@ def classify(exc: BaseException, limits: SenderLimits) -> tuple[ErrorClass, str,
         assert isinstance(blocked, DestinationBlocked)
         return (
             ErrorClass.BLOCKED,
-            "destination_blocked",
+            FailureCode.DESTINATION_BLOCKED,
             blocked_message(blocked.verdict, blocked.host),
         )
     if isinstance(cause, DnsTimeout):
-        return ErrorClass.DNS, "dns_timeout", str(cause)
+        return ErrorClass.DNS, FailureCode.DNS_TIMEOUT, str(cause)
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return (
             ErrorClass.DNS,
-            "dns_unresolved",
+            FailureCode.DNS_UNRESOLVED,
             f"the host name could not be resolved ({_reason(exc)})",
         )
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        return ErrorClass.TLS, "tls_failed", f"TLS failed: {_reason(exc)}"
+        return ErrorClass.TLS, FailureCode.TLS_FAILED, f"TLS failed: {_reason(exc)}"
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return (
             ErrorClass.TIMEOUT,
-            "connect_timeout",
+            FailureCode.CONNECT_TIMEOUT,
             f"connecting took longer than {limits.connect_timeout:g}s",
         )
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         return (
             ErrorClass.TIMEOUT,
-            "response_timeout",
+            FailureCode.RESPONSE_TIMEOUT,
             f"no complete answer within {limits.request_timeout:g}s",
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
         if exc.errno == errno.ECONNREFUSED:
             return (
                 ErrorClass.REFUSED,
-                "connection_refused",
+                FailureCode.CONNECTION_REFUSED,
                 f"connection refused by {exc.host}:{exc.port}",
             )
-        return ErrorClass.NETWORK, "connect_failed", f"could not connect: {_reason(exc)}"
+        return ErrorClass.NETWORK, FailureCode.CONNECT_FAILED, f"could not connect: {_reason(exc)}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return (
             ErrorClass.DISCONNECTED,
-            "server_disconnected",
+            FailureCode.SERVER_DISCONNECTED,
             "the server closed the connection without answering",
         )
     if isinstance(exc, aiohttp.ClientConnectionResetError) or (
         isinstance(exc, OSError) and exc.errno == errno.ECONNRESET
     ):
-        return ErrorClass.RESET, "connection_reset", "the connection was reset by the server"
+        return (
+            ErrorClass.RESET,
+            FailureCode.CONNECTION_RESET,
+            "the connection was reset by the server",
+        )
     if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
         return (
             ErrorClass.INVALID_RESPONSE,
-            "invalid_http",
+            FailureCode.INVALID_HTTP,
             f"the answer was not valid HTTP: {_reason(exc)}",
         )
     if isinstance(exc, aiohttp.ClientError | OSError):
-        return ErrorClass.NETWORK, "network_error", f"network error: {_reason(exc)}"
+        return ErrorClass.NETWORK, FailureCode.NETWORK_ERROR, f"network error: {_reason(exc)}"
     log.exception("unexpected error while sending a webhook", exc_info=exc)
-    return ErrorClass.NETWORK, "unexpected_error", f"unexpected error: {type(exc).__name__}"
+    return (
+        ErrorClass.NETWORK,
+        FailureCode.UNEXPECTED_ERROR,
+        f"unexpected error: {type(exc).__name__}",
+    )
 
 
 def _reason(exc: BaseException) -> str:

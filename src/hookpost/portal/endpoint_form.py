@@ -28,6 +28,9 @@ class EndpointDraft:
     headers: str = ""
     rate_limit: str = ""
     disabled: bool = False
+    # A signing secret of the customer's own (create only; empty: one is generated). Never
+    # shown again in the form, even when the form comes back with problems.
+    secret: str = field(default="", repr=False)
 
     @classmethod
     def of(cls, endpoint: Endpoint) -> EndpointDraft:
@@ -51,6 +54,7 @@ class EndpointDraft:
             headers=form.get("headers"),
             rate_limit=form.get("rate_limit").strip(),
             disabled=form.get("disabled") == "on",
+            secret=form.get("secret").strip(),
         )
 
     def fields(self) -> tuple[EndpointFields | None, list[FieldProblem]]:

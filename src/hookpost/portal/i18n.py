@@ -1,11 +1,12 @@
 """The portal's languages: gettext catalogs compiled from the .po files at start, the choice
-of language per request, and dates, status codes and error classes in that language.
+of language per request, and dates, status codes, attempt failures and errors in that language.
 """
 
 from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,16 +16,19 @@ from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from hookpost.core import status_codes
-from hookpost.core.outcomes import ErrorClass
+from hookpost.core import status_codes, wording
+from hookpost.core.errors import FieldProblem
+from hookpost.core.outcomes import ErrorClass, FailureCode
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 LANGUAGES = ("en", "es", "pt_BR")
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "pt_BR": "Português (Brasil)"}
 DEFAULT = "en"
 # Catalogs: `messages` is extracted from the templates and code; `explanations` is keyed by
-# status code and error class (msgctxt "status-name"/"status-explanation"/"error-class").
-DOMAINS = ("messages", "explanations")
+# status code and error class (msgctxt "status-name"/"status-explanation"/"error-class");
+# `errors` by message id (msgctxt "message", the ids of core/wording.py) and by an attempt's
+# error code (msgctxt "failure", core.outcomes.FailureCode).
+DOMAINS = ("messages", "explanations", "errors")
 
 
 def _compile(po_path: Path) -> gettext.GNUTranslations:
@@ -117,10 +121,39 @@ class Speaker:
             return ""
         return self._keyed("error-class", name, ErrorClass(name).explanation)
 
-    def problem(self, kind: str, english: str) -> str:
-        """An input problem in words, by its machine type (e.g. url.scheme)."""
-        return self._keyed("problem", kind, english)
+    def failure(self, code: str | None, error_class: str | None) -> str:
+        """Why an attempt failed, from its specific `error_code`; where this language has no
+        words for the code, from its error class; then in English."""
+        known = FailureCode.of(code)
+        if known is not None and (said := self._translated("failure", known)) is not None:
+            return said
+        if error_class and (said := self._translated("error-class", error_class)) is not None:
+            return said
+        return self.error_class(error_class) if known is None else known.explanation
+
+    def message(self, message_id: str, params: Mapping[str, str | int], english: str) -> str:
+        """An error by its message id and parameters; the table's English (core/wording.py)
+        where this language has no words for it, and `english` where the table has none."""
+        template = self._translated("message", message_id)
+        if template is not None:
+            try:
+                return template.format(**params)
+            except (KeyError, IndexError, ValueError):
+                pass  # a translation naming a parameter this error lacks: say it in English
+        worded = wording.english(message_id, params)
+        return english if worded is None else worded
+
+    def problem(self, problem: FieldProblem) -> str:
+        """An input problem in words: by its message id, or (for the words of a validator or
+        of the portal's own form, id `invalid_value`) by its machine type."""
+        if problem.message_id == "invalid_value":
+            return self._keyed("problem", problem.type, problem.msg)
+        return self.message(problem.message_id, problem.params, problem.msg)
+
+    def _translated(self, context: str, key: str) -> str | None:
+        translated = self.translations.pgettext(context, key)
+        return None if translated == key else translated
 
     def _keyed(self, context: str, key: str, english: str) -> str:
-        translated = self.translations.pgettext(context, key)
-        return english if translated == key else translated
+        translated = self._translated(context, key)
+        return english if translated is None else translated

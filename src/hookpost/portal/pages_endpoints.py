@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hookpost.core.errors import FieldProblem, InvalidInput
+from hookpost.core.errors import FieldProblem, InvalidInput, Problem
 from hookpost.core.fields import AttemptQuery, EndpointFields
 from hookpost.core.models import Endpoint, EventType, MessageStatus
 from hookpost.core.portal import Capability
@@ -73,14 +73,20 @@ async def _checked(
     fields, problems = draft.fields()
     hidden = sorted(set(draft.event_types) & await visit.hidden_event_types())
     if hidden:
-        message = f"The following event types don't exist: {', '.join(hidden)}"
-        return None, [*problems, FieldProblem(("event_types",), message, "event_types")]
+        missing = Problem.of("event_types_missing", names=", ".join(hidden))
+        return None, [*problems, FieldProblem.of(("event_types",), missing, "event_types")]
     return fields, problems
 
 
 def _said(visit: Visit, problems: list[FieldProblem]) -> list[tuple[str, str]]:
-    """(translated sentence, detail) for each problem."""
-    return [(visit.speaker.problem(p.type, p.msg), p.msg) for p in problems]
+    """(sentence in the visitor's language, detail) for each problem. One with a message id is
+    said whole from it; a validator's own words keep their English as the detail."""
+    said = []
+    for problem in problems:
+        sentence = visit.speaker.problem(problem)
+        worded_by_id = problem.message_id != "invalid_value"
+        said.append((sentence, sentence if worded_by_id else problem.msg))
+    return said
 
 
 @page(Capability.MANAGE_ENDPOINT)
@@ -94,7 +100,8 @@ async def create_endpoint(visit: Visit) -> Response:
     fields, problems = await _checked(visit, draft)
     if fields is not None:
         try:
-            created = await visit.svc.endpoints.create(visit.org, visit.app, fields, None)
+            secret = draft.secret or None
+            created = await visit.svc.endpoints.create(visit.org, visit.app, fields, secret)
         except InvalidInput as exc:
             problems = exc.problems
         else:

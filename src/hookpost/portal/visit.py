@@ -205,8 +205,9 @@ def page(need: Capability = Capability.VIEW_BASE) -> Callable[[Handler], Callabl
                 return await handler(visit)
             except NotFound:
                 return portal.problem(request, speaker, 404, _("Not found."))
-            except HookpostError as exc:
-                return portal.problem(request, speaker, 400, exc.detail)
+            except HookpostError as exc:  # said from its message id, not the API's English
+                said = speaker.message(exc.message_id, exc.params, exc.detail)
+                return portal.problem(request, speaker, 400, said)
 
         endpoint.__name__ = handler.__name__
         return endpoint

@@ -52,7 +52,7 @@ class DestinationRules:
         """
         parsed = self.parse(url)
         if isinstance(parsed, UrlProblem):
-            raise InvalidInput.said(("body", "url"), parsed.message, f"url.{parsed.rule}")
+            raise InvalidInput.broken(("body", "url"), parsed.problem, f"url.{parsed.rule}")
         if not parsed.host_is_ip and self.lookup is not None:
             addresses = await self._resolve(parsed.host, parsed.port)
             verdict = check_all(self.policy, addresses) if addresses else None

@@ -194,7 +194,7 @@ class EndpointService:
                 return secret
             return signing.validate_endpoint_secret(secret)
         except signing.SecretError as exc:
-            raise InvalidInput.said(("body", field), str(exc)) from None
+            raise InvalidInput.broken(("body", field), exc.problem) from None
 
     async def _check_event_types(self, org_id: str, event_types: tuple[str, ...] | None) -> None:
         if not event_types:

@@ -158,7 +158,7 @@ def attempt_row(record: AttemptRecord) -> dict[str, Any]:
         "duration_ms": outcome.duration_ms,
         "error_class": None if outcome.error_class is None else str(outcome.error_class),
         "error_message": outcome.error_message,
-        "error_code": outcome.error_code,
+        "error_code": None if outcome.error_code is None else str(outcome.error_code),
         "created_at": rows.to_us(record.started_at),
     }
 

@@ -64,7 +64,9 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
+    def start(self, timeout: float = 90.0) -> ServerProcess:
+        # Generous: a start-up costs a few CPU seconds (imports, migrations), and on a machine
+        # loaded eight times over its cores (seen here) it took more than 30 s of wall time.
         # free_port() releases the port before hookpost binds it, so a test running beside
         # this one may take it meanwhile: then start again on another port.
         for _ in range(3):

@@ -18,6 +18,11 @@ HOT = {
     "claim (lease due deliveries)": re.compile(r"FOR UPDATE SKIP LOCKED", re.S),
     "record (attempts and delivery states)": re.compile(r"INSERT INTO attempts", re.S),
     "fan-out (endpoints of applications)": re.compile(r"FROM endpoints\s.*WHERE.*app_id", re.S),
+    # A publish reads its applications with their endpoints in one statement (PostgreSQL).
+    "applications + endpoints (publish fan-out)": re.compile(
+        r"FROM applications AS a\s+LEFT JOIN endpoints", re.S
+    ),
+    "publish insert (messages and deliveries)": re.compile(r"INSERT INTO messages", re.S),
 }
 _ENTRY = re.compile(r"^\S.*LOG:\s+duration: ([\d.]+) ms\s+plan:\n", re.M)
 

@@ -15,7 +15,7 @@ HOT = {
     "key lookup (publish, messages by idempotency key)": re.compile(
         r"FROM messages\s.*WHERE.*idempotency_key", re.S
     ),
-    "claim (lease due deliveries)": re.compile(r"FOR UPDATE SKIP LOCKED", re.S),
+    "claim (lease due deliveries)": re.compile(r"FOR UPDATE (?:OF \w+ )?SKIP LOCKED", re.S),
     "record (attempts and delivery states)": re.compile(r"INSERT INTO attempts", re.S),
     "fan-out (endpoints of applications)": re.compile(r"FROM endpoints\s.*WHERE.*app_id", re.S),
     # A publish reads its applications with their endpoints in one statement (PostgreSQL).

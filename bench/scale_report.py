@@ -139,9 +139,10 @@ def markdown(results: dict[str, Any]) -> str:
         "cluster (autovacuum on). Publishes as the SDK sends them: an `idempotency-key` on "
         "every request, the application inline. **Flat** (the target of every figure): the "
         "largest size no more than 20 % worse than the smallest, in this run. *Slope*: "
-        "least-squares change per 10× size, as a share of the smallest size's value. The "
-        "smallest size is measured again at the end of each store's run: its change is the "
-        "drift of the machine over the run, the noise to read the other changes against.",
+        "least-squares change per 10× size, as a share of the smallest size's value. "
+        "Publishing over the fewest applications is measured again at the end of each "
+        "store's run: its change is the drift of the machine over the run, the noise to read "
+        "the other changes against.",
     ]
     out += _drain(results.get("history", []), results.get("sizes", {}))
     out += _publish(results.get("apps", []), results.get("sizes", {}))

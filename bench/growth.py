@@ -385,10 +385,15 @@ def main(argv: list[str] | None = None) -> int:
                 footer(results, started)
                 growth_report.write(results, RESULTS, args.output)  # partial results kept
     footer(results, started)
-    as_json, as_md = growth_report.write(results, RESULTS, args.output)
+    announce(growth_report.write(results, RESULTS, args.output), results)
+    return 0
+
+
+def announce(written: tuple[Path, Path], results: dict[str, Any]) -> None:
+    """Say where the results are, and print the Markdown page."""
+    as_json, as_md = written
     say(f"done in {results['seconds']:.0f} s: {as_json} and {as_md}")
     print(as_md.read_text())
-    return 0
 
 
 def _uptime() -> str:

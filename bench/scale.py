@@ -15,11 +15,13 @@ SQL, `seeding.py` and `seed_apps.py`); the backlogs with `backlog.py`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import random
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,36 +79,42 @@ class Scale(growth.Run):
         self.plan = dataclasses.replace(self.plan, burst_seconds=self.sizes.burst_seconds)
         self.code = next(iter(self.codes))
 
-    def fresh(self, store: str, name: str) -> str:
-        """A new database on `store`, migrated, with the benchmark's organization."""
+    @contextlib.contextmanager
+    def fresh(self, store: str, name: str) -> Iterator[str]:
+        """A new database on `store`, migrated, with the benchmark's organization; dropped
+        when the block ends."""
         url = self.store_url(store, name)
-        self.migrate(url, f"{store}-{name}")
-        return url
+        try:
+            self.migrate(url, f"{store}-{name}")
+            yield url
+        finally:
+            self.drop(url)
 
-    def serve(self, url: str, name: str) -> hp.Deployment:
-        return self.deployment(url, self.code, name)
+    @contextlib.contextmanager
+    def serving(self, url: str, name: str, found: dict[str, Any]) -> Iterator[hp.Deployment]:
+        """`hookpost serve` on `url` for the block; the load before and after, and how every
+        process exited, go into `found`."""
+        found["load_before"] = load()
+        deployment = self.deployment(url, self.code, name)
+        try:
+            yield deployment
+            deployment.check_alive()
+        finally:
+            found["exit_codes"] = deployment.stop()
+        found["load_after"] = load()
 
     # --- 1. drain with history ------------------------------------------------------------
 
     def history(self, store: str, rows: int, *, plans: bool) -> dict[str, Any]:
-        url = self.fresh(store, f"history{rows}")
-        try:
+        found: dict[str, Any] = {"store": store, "rows": rows}
+        with self.fresh(store, f"history{rows}") as url:
             say(f"{store}: {rows:,} rows of history")
-            found: dict[str, Any] = {"store": store, "rows": rows}
             found["seed"] = seeding.seed(url, seeding.Shape(rows=rows), home_org(url), say)
-            found["load_before"] = load()
-            deployment = self.serve(url, f"{store}-history{rows}")
-            try:
+            with self.serving(url, f"{store}-history{rows}", found) as deployment:
                 found["drain"] = self.drain(deployment, f"h{rows}-drain")
                 if plans:
                     found["plans"] = self.explained(url, lambda: self.plan_traffic(deployment))
-                deployment.check_alive()
-            finally:
-                found["exit_codes"] = deployment.stop()
-            found["load_after"] = load()
-            return found
-        finally:
-            self.drop(url)
+        return found
 
     def plan_traffic(self, deployment: hp.Deployment) -> None:
         """What the plans are logged for: a small backlog drained (claim and record with work
@@ -126,12 +134,10 @@ class Scale(growth.Run):
     # --- 2. publishing over many applications, 3. fan-out ---------------------------------
 
     def applications(self, store: str, count: int, *, plans: bool, fanout: bool) -> dict[str, Any]:
-        url = self.fresh(store, f"apps{count}")
-        try:
+        found: dict[str, Any] = {"store": store, "apps": count}
+        with self.fresh(store, f"apps{count}") as url:
             say(f"{store}: {count:,} applications")
-            org = home_org(url)
-            receiver = f"http://127.0.0.1:{self.port}"
-            found: dict[str, Any] = {"store": store, "apps": count}
+            org, receiver = home_org(url), f"http://127.0.0.1:{self.port}"
             found["seed_seconds"] = seed_apps.seed(
                 url, org, count, 1, uid_prefix="scale-", endpoint_url=f"{receiver}/apps/"
             )
@@ -139,9 +145,7 @@ class Scale(growth.Run):
                 seed_apps.seed(
                     url, org, 1, n, uid_prefix=f"fanout{n}-", endpoint_url=f"{receiver}/fanout{n}/"
                 )
-            found["load_before"] = load()
-            deployment = self.serve(url, f"{store}-apps{count}")
-            try:
+            with self.serving(url, f"{store}-apps{count}", found) as deployment:
                 found.update(self.publishing(deployment, count))
                 if plans:
                     spread = _spread(count, 150)
@@ -153,19 +157,14 @@ class Scale(growth.Run):
                     )
                 if fanout:
                     found["fanout"] = self.fanout(deployment)
-                deployment.check_alive()
-            finally:
-                found["exit_codes"] = deployment.stop()
-            found["load_after"] = load()
-            return found
-        finally:
-            self.drop(url)
+        return found
 
     def publishing(self, deployment: hp.Deployment, count: int) -> dict[str, Any]:
         """Burst and paced publishing, each message to an application drawn uniformly from
         all `count` of them (so lookups see the whole table, not a few hot rows)."""
         self.receiver.reset("/apps/")
-        warm = self.publisher.paced(deployment.url, hp.TOKEN, _spread(count, 150), 50, 3)
+        spread = _spread(count, 150)
+        warm = self.publisher.paced(deployment.url, hp.TOKEN, spread, 50, 3, style=CLIENT)
         self.receiver.wait_for(warm["accepted"], timeout=60, stall=10)  # none left over
         burst = self.burst(deployment, _spread(count, 60_000), focus="/apps/")
         paced_count = int(self.sizes.rate * self.sizes.paced_seconds)
@@ -259,9 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         results["reference_fanout"] = scale_report.reference_fanout()
         measure(run, stores, results, output)
     growth.footer(results, started)
-    as_json, as_md = scale_report.write(results, RESULTS, output)
-    say(f"done in {results['seconds']:.0f} s: {as_json} and {as_md}")
-    print(as_md.read_text())
+    growth.announce(scale_report.write(results, RESULTS, output), results)
     return 0
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from bench import explain
+from bench import explain, growth_report
 from bench.growth_report import _machine, _rows
 
 FLAT = 0.20
@@ -22,11 +22,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def write(results: dict[str, Any], folder: Path, stem: str) -> tuple[Path, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    as_json, as_md = folder / f"{stem}.json", folder / f"{stem}.md"
-    as_json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
-    as_md.write_text(markdown(results))
-    return as_json, as_md
+    return growth_report.write(results, folder, stem, markdown)
 
 
 def reference_fanout() -> dict[str, Any]:
@@ -175,7 +171,22 @@ def _label(row: dict[str, Any], key: str) -> str:
     return _rows(row[key]) + (" (again)" if row.get("again") else "")
 
 
-def _drain(rows: list[dict[str, Any]], sizes: dict[str, Any]) -> list[str]:
+Row = dict[str, Any]
+Column = tuple[str, Callable[[Row], str]]
+
+
+def _table(rows: list[Row], columns: Sequence[Column]) -> list[str]:
+    out = ["", "| " + " | ".join(title for title, _ in columns) + " |"]
+    out.append("|" + "---|" * len(columns))
+    out += ["| " + " | ".join(cell(row) for _, cell in columns) + " |" for row in rows]
+    return out
+
+
+def _load(row: Row) -> str:
+    return str(row.get("load_before", ["?"])[0])
+
+
+def _drain(rows: list[Row], sizes: dict[str, Any]) -> list[str]:
     out = ["", f"## 1. Drain of a {sizes.get('drain', 0):,} backlog with history", ""]
     out.append(
         "N finished deliveries and N attempts (and N messages) already in the tables "
@@ -184,19 +195,17 @@ def _drain(rows: list[dict[str, Any]], sizes: dict[str, Any]) -> list[str]:
         "the first and the last receipt; CPU of hookpost and of PostgreSQL's backends per "
         "delivery over the drain."
     )
-    out += [
-        "",
-        "| store | rows of history | drain /s | CPU ms per delivery, hookpost + PostgreSQL "
-        "| seeding s | load |",
-        "|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        drain = row.get("drain", {})
-        out.append(
-            f"| {row['store']} | {_label(row, 'rows')} | {drain.get('rate', 0):,.0f} "
-            f"| {_cpu(drain)} | {_get(row, 'seed', 'seconds') or 0:.0f} "
-            f"| {row.get('load_before', ['?'])[0]} |"
-        )
+    out += _table(
+        rows,
+        [
+            ("store", lambda r: str(r["store"])),
+            ("rows of history", lambda r: _label(r, "rows")),
+            ("drain /s", lambda r: f"{_get(r, 'drain', 'rate') or 0:,.0f}"),
+            ("CPU ms per delivery, hookpost + PostgreSQL", lambda r: _cpu(r.get("drain"))),
+            ("seeding s", lambda r: f"{_get(r, 'seed', 'seconds') or 0:.0f}"),
+            ("load", _load),
+        ],
+    )
     out += ["", "Flat?", ""]
     out += _checks(
         rows,
@@ -210,7 +219,7 @@ def _drain(rows: list[dict[str, Any]], sizes: dict[str, Any]) -> list[str]:
     return out
 
 
-def _publish(rows: list[dict[str, Any]], sizes: dict[str, Any]) -> list[str]:
+def _publish(rows: list[Row], sizes: dict[str, Any]) -> list[str]:
     out = ["", "## 2. Publishing over 10 / 10,000 / 100,000 applications", ""]
     out.append(
         "Applications (one endpoint each, on the receiver) written set-based "
@@ -220,19 +229,18 @@ def _publish(rows: list[dict[str, Any]], sizes: dict[str, Any]) -> list[str]:
         "latency request → 202 and delivery latency publish → receipt. CPU per message "
         "published and delivered."
     )
-    out += [
-        "",
-        "| store | applications | burst /s | CPU ms per message (burst), hookpost + PostgreSQL "
-        "| paced publish p50 / p99 ms | delivery p50 / p99 ms | load |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        burst, paced = row.get("burst", {}), row.get("paced", {})
-        out.append(
-            f"| {row['store']} | {_label(row, 'apps')} | {burst.get('rate', 0):,.0f} "
-            f"| {_cpu(burst)} | {_ms(paced.get('publish_ms'))} | {_ms(paced.get('delivery_ms'))} "
-            f"| {row.get('load_before', ['?'])[0]} |"
-        )
+    out += _table(
+        rows,
+        [
+            ("store", lambda r: str(r["store"])),
+            ("applications", lambda r: _label(r, "apps")),
+            ("burst /s", lambda r: f"{_get(r, 'burst', 'rate') or 0:,.0f}"),
+            ("CPU ms per message (burst), hookpost + PostgreSQL", lambda r: _cpu(r.get("burst"))),
+            ("paced publish p50 / p99 ms", lambda r: _ms(_get(r, "paced", "publish_ms"))),
+            ("delivery p50 / p99 ms", lambda r: _ms(_get(r, "paced", "delivery_ms"))),
+            ("load", _load),
+        ],
+    )
     out += ["", "Flat?", ""]
     out += _checks(
         rows,
@@ -259,7 +267,7 @@ def fanout_summary(row: dict[str, Any]) -> dict[int, dict[str, Any]]:
     rounds = _get(row, "fanout", "rounds") or []
     for n in sorted({r["endpoints"] for r in rounds}):
         mine = [r for r in rounds if r["endpoints"] == n]
-        found[n] = {"rounds": len(mine)}
+        found[n] = {"rounds": len(mine), "last_by_round": [r.get("last_ms") for r in mine]}
         for key in ("publish_ms", "first_ms", "last_ms", "rate", "hookpost_cpu_ms"):
             values = [r[key] for r in mine if r.get(key) is not None]
             found[n][key] = median(values) if values else None
@@ -283,8 +291,8 @@ def _fanout(rows: list[dict[str, Any]], reference: dict[str, Any]) -> list[str]:
     out += [
         "",
         "| store | endpoints | rounds | publish → 202 ms | first / last arrival ms "
-        "| deliveries/s | CPU ms per delivery, hookpost + PostgreSQL |",
-        "|---|---|---|---|---|---|---|",
+        "| last arrival by round, ms | deliveries/s | CPU ms per delivery, hookpost + PostgreSQL |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     checks = []
     for row in with_fanout:
@@ -292,7 +300,8 @@ def _fanout(rows: list[dict[str, Any]], reference: dict[str, Any]) -> list[str]:
         for n, f in summary.items():
             out.append(
                 f"| {row['store']} | {n:,} | {f['rounds']} | {_num(f['publish_ms'])} "
-                f"| {_num(f['first_ms'])} / {_num(f['last_ms'])} | {_num(f['rate'])} "
+                f"| {_num(f['first_ms'])} / {_num(f['last_ms'])} "
+                f"| {', '.join(_num(x) for x in f['last_by_round'])} | {_num(f['rate'])} "
                 f"| {_cpu(f)} |"
             )
         small, large = min(summary), max(summary)
@@ -384,3 +393,19 @@ def _summary(name: str, found: dict[str, Any]) -> str:
     flag = f" ⚠️ {', '.join(s.split(' (')[0] for s in scans)}" if scans else ""
     short = name.split(" (", maxsplit=1)[0]
     return f"{short} {found['duration_ms']:.2f} ms, {explain.buffers(plan)} buffers{flag}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.scale_report results/scale.json`: the Markdown page again from the
+    JSON (after a change to this report)."""
+    import sys  # noqa: PLC0415 - only for this entry point
+
+    for name in argv if argv is not None else sys.argv[1:]:
+        path = Path(name)
+        write(orjson.loads(path.read_bytes()), path.parent, path.stem)
+        print(path.with_suffix(".md"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

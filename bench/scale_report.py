@@ -19,6 +19,9 @@ from bench.growth_report import _machine, _rows
 FLAT = 0.20
 FANOUT_TARGET_MS_PER_1000 = 1000.0  # bench/run's goal: 1,000 endpoints' last arrival ≤ 1 s
 RESULTS = Path(__file__).resolve().parent / "results"
+Row = dict[str, Any]
+Column = tuple[str, Callable[[Row], str]]
+Figure = tuple[str, Callable[[Row], float | None], bool]  # name, value, higher is better
 
 
 def write(results: dict[str, Any], folder: Path, stem: str) -> tuple[Path, Path]:
@@ -77,7 +80,7 @@ def _get(row: dict[str, Any], *path: str) -> Any:
 def _checks(
     rows: list[dict[str, Any]],
     size_key: str,
-    figures: Sequence[tuple[str, Callable[[dict[str, Any]], float | None], bool]],
+    figures: Sequence[Figure],
     unit: str,
 ) -> list[str]:
     """One line per store and figure: smallest → largest, change, slope, mark; and the
@@ -171,10 +174,6 @@ def _label(row: dict[str, Any], key: str) -> str:
     return _rows(row[key]) + (" (again)" if row.get("again") else "")
 
 
-Row = dict[str, Any]
-Column = tuple[str, Callable[[Row], str]]
-
-
 def _table(rows: list[Row], columns: Sequence[Column]) -> list[str]:
     out = ["", "| " + " | ".join(title for title, _ in columns) + " |"]
     out.append("|" + "---|" * len(columns))
@@ -186,16 +185,28 @@ def _load(row: Row) -> str:
     return str(row.get("load_before", ["?"])[0])
 
 
+def _part(
+    title: str,
+    prose: str,
+    rows: list[Row],
+    columns: Sequence[Column],
+    checked: tuple[str, str, Sequence[Figure]],
+) -> list[str]:
+    """A part of the page: what was measured, its table, and whether each figure is flat
+    (`checked`: the size's key in a row, its unit, the figures)."""
+    size_key, unit, figures = checked
+    out = ["", title, "", prose, *_table(rows, columns), "", "Flat?", ""]
+    return out + _checks(rows, size_key, figures, unit)
+
+
 def _drain(rows: list[Row], sizes: dict[str, Any]) -> list[str]:
-    out = ["", f"## 1. Drain of a {sizes.get('drain', 0):,} backlog with history", ""]
-    out.append(
+    return _part(
+        f"## 1. Drain of a {sizes.get('drain', 0):,} backlog with history",
         "N finished deliveries and N attempts (and N messages) already in the tables "
         "(`seeding.py`: 98 % succeeded, 2 % failed, over 50 organizations, 1,000 "
         "applications, 14 days), then a held backlog made due at once; deliveries/s between "
         "the first and the last receipt; CPU of hookpost and of PostgreSQL's backends per "
-        "delivery over the drain."
-    )
-    out += _table(
+        "delivery over the drain.",
         rows,
         [
             ("store", lambda r: str(r["store"])),
@@ -205,31 +216,26 @@ def _drain(rows: list[Row], sizes: dict[str, Any]) -> list[str]:
             ("seeding s", lambda r: f"{_get(r, 'seed', 'seconds') or 0:.0f}"),
             ("load", _load),
         ],
+        (
+            "rows",
+            "rows",
+            [
+                ("drain /s", lambda r: _get(r, "drain", "rate"), True),
+                ("CPU ms per delivery", lambda r: _total_cpu(r.get("drain")), False),
+            ],
+        ),
     )
-    out += ["", "Flat?", ""]
-    out += _checks(
-        rows,
-        "rows",
-        [
-            ("drain /s", lambda r: _get(r, "drain", "rate"), True),
-            ("CPU ms per delivery", lambda r: _total_cpu(r.get("drain")), False),
-        ],
-        "rows",
-    )
-    return out
 
 
 def _publish(rows: list[Row], sizes: dict[str, Any]) -> list[str]:
-    out = ["", "## 2. Publishing over 10 / 10,000 / 100,000 applications", ""]
-    out.append(
+    return _part(
+        "## 2. Publishing over 10 / 10,000 / 100,000 applications",
         "Applications (one endpoint each, on the receiver) written set-based "
         "(`seed_apps.py`); every publish names an application drawn uniformly from all of "
         f"them. Burst: 64 concurrent clients for {sizes.get('burst_seconds', 0):g} s; paced: "
         f"{sizes.get('rate', 0):g}/s for {sizes.get('paced_seconds', 0):g} s, publish "
         "latency request → 202 and delivery latency publish → receipt. CPU per message "
-        "published and delivered."
-    )
-    out += _table(
+        "published and delivered.",
         rows,
         [
             ("store", lambda r: str(r["store"])),
@@ -240,19 +246,16 @@ def _publish(rows: list[Row], sizes: dict[str, Any]) -> list[str]:
             ("delivery p50 / p99 ms", lambda r: _ms(_get(r, "paced", "delivery_ms"))),
             ("load", _load),
         ],
+        (
+            "apps",
+            "applications",
+            [
+                ("burst /s", lambda r: _get(r, "burst", "rate"), True),
+                ("paced publish p50 ms", lambda r: _get(r, "paced", "publish_ms", "p50"), False),
+                ("CPU ms per message (burst)", lambda r: _total_cpu(r.get("burst")), False),
+            ],
+        ),
     )
-    out += ["", "Flat?", ""]
-    out += _checks(
-        rows,
-        "apps",
-        [
-            ("burst /s", lambda r: _get(r, "burst", "rate"), True),
-            ("paced publish p50 ms", lambda r: _get(r, "paced", "publish_ms", "p50"), False),
-            ("CPU ms per message (burst)", lambda r: _total_cpu(r.get("burst")), False),
-        ],
-        "applications",
-    )
-    return out
 
 
 def _ms(figures: dict[str, float] | None) -> str:

@@ -76,6 +76,12 @@ def scans(plan: str) -> list[str]:
     return [line.strip() for line in plan.splitlines() if "Seq Scan on" in line]
 
 
+def filtered(plan: str) -> int:
+    """The most rows one node of the plan read and threw away (`Rows Removed by Filter`): an
+    index that serves only part of the condition shows here as the table grows."""
+    return max((int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)", plan)), default=0)
+
+
 def buffers(plan: str) -> int:
     """Shared buffers (hit + read) the plan's top node touched; 0 when not reported."""
     for line in plan.splitlines():

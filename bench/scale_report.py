@@ -17,6 +17,7 @@ from bench import explain, growth_report
 from bench.growth_report import _machine, _rows
 
 FLAT = 0.20
+FILTERED = 100  # rows one plan node reads and throws away before it is flagged
 FANOUT_TARGET_MS_PER_1000 = 1000.0  # bench/run's goal: 1,000 endpoints' last arrival ≤ 1 s
 RESULTS = Path(__file__).resolve().parent / "results"
 Row = dict[str, Any]
@@ -376,8 +377,9 @@ def _plans(results: dict[str, Any]) -> list[str]:
         "that publishing spread over all of them; for fan-out, one more message. The slowest "
         "execution of each statement seen, and the 8 KB buffers its top node touched: a "
         "statement that reads more as the tables grow shows it in its buffers. **Seq Scan** "
-        "is flagged ⚠️; one on a table that is small at that size (a few applications) is "
-        "the planner's right choice there, one at the largest size is a finding."
+        "is flagged ⚠️, and so is a node that threw away 100 rows or more (`Rows Removed by "
+        "Filter`: an index serving only part of the condition); a Seq Scan on a table that is "
+        "small at that size (a few applications) is the planner's right choice there."
     )
     out.append("")
     for title, plans in groups:
@@ -393,7 +395,10 @@ def _plans(results: dict[str, Any]) -> list[str]:
 def _summary(name: str, found: dict[str, Any]) -> str:
     plan = str(found["plan"])
     scans = explain.scans(plan)
-    flag = f" ⚠️ {', '.join(s.split(' (')[0] for s in scans)}" if scans else ""
+    tables = (scan.split(" (")[0].removeprefix("->").strip() for scan in scans)
+    flag = f" ⚠️ {', '.join(tables)}" if scans else ""
+    if explain.filtered(plan) >= FILTERED:
+        flag += f" ⚠️ {explain.filtered(plan):,} rows removed by a filter"
     short = name.split(" (", maxsplit=1)[0]
     return f"{short} {found['duration_ms']:.2f} ms, {explain.buffers(plan)} buffers{flag}"
 

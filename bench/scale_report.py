@@ -144,6 +144,8 @@ def markdown(results: dict[str, Any]) -> str:
         "store's run: its change is the drift of the machine over the run, the noise to read "
         "the other changes against.",
     ]
+    if results.get("notes"):
+        out += ["", "## Notes (added after the run)", "", *(f"- {n}" for n in results["notes"])]
     out += _drain(results.get("history", []), results.get("sizes", {}))
     out += _publish(results.get("apps", []), results.get("sizes", {}))
     out += _fanout(results.get("apps", []), results.get("reference_fanout", {}))

@@ -8,31 +8,17 @@ keys as a filter, reading every message of the organization on every keyed publi
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 
 from hookpost.store import migrate
 from hookpost.store.database import Database
 from hookpost.store.postgres.publish import PostgresPublishing
-from tests.support import databases
 from tests.support.statements import Captured, capture
 
 MESSAGES = 2_000  # of one organization, never analysed
-
-
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    await asyncio.to_thread(databases.require_postgres)
-    found = await asyncio.to_thread(databases.create_postgres_database)
-    try:
-        yield found
-    finally:
-        await asyncio.to_thread(databases.drop_postgres_database, found)
 
 
 async def _seed_unanalysed(url: str) -> None:
@@ -60,7 +46,8 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [plan, *(node for child in plan.get("Plans", ()) for node in _nodes(child))]
 
 
-async def test_each_key_is_one_probe_whatever_the_statistics(url: str) -> None:
+async def test_each_key_is_one_probe_whatever_the_statistics(fresh_postgres_url: str) -> None:
+    url = fresh_postgres_url
     database = Database(url)
     captured = Captured()
     capture(database, captured)

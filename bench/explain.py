@@ -15,9 +15,14 @@ HOT = {
     "key lookup (publish, messages by idempotency key)": re.compile(
         r"FROM messages\s.*WHERE.*idempotency_key", re.S
     ),
-    "claim (lease due deliveries)": re.compile(r"FOR UPDATE SKIP LOCKED", re.S),
+    "claim (lease due deliveries)": re.compile(r"FOR UPDATE (?:OF \w+ )?SKIP LOCKED", re.S),
     "record (attempts and delivery states)": re.compile(r"INSERT INTO attempts", re.S),
     "fan-out (endpoints of applications)": re.compile(r"FROM endpoints\s.*WHERE.*app_id", re.S),
+    # A publish reads its applications with their endpoints in one statement (PostgreSQL).
+    "applications + endpoints (publish fan-out)": re.compile(
+        r"FROM applications AS a\s+LEFT JOIN endpoints", re.S
+    ),
+    "publish insert (messages and deliveries)": re.compile(r"INSERT INTO messages", re.S),
 }
 _ENTRY = re.compile(r"^\S.*LOG:\s+duration: ([\d.]+) ms\s+plan:\n", re.M)
 
@@ -69,6 +74,12 @@ def _body(chunk: str) -> str:
 def scans(plan: str) -> list[str]:
     """The sequential scans in a plan (of real tables, not of a CTE or a function)."""
     return [line.strip() for line in plan.splitlines() if "Seq Scan on" in line]
+
+
+def filtered(plan: str) -> int:
+    """The most rows one node of the plan read and threw away (`Rows Removed by Filter`): an
+    index that serves only part of the condition shows here as the table grows."""
+    return max((int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)", plan)), default=0)
 
 
 def buffers(plan: str) -> int:

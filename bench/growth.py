@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -35,6 +37,7 @@ from bench.receiver import Receiver
 from bench.stats import percentiles, steady_rate
 
 RESULTS = Path(__file__).resolve().parent / "results"
+R = TypeVar("R", bound="Run")
 KEYED = Style(keyed=True)  # a key but no inline application: tells the two costs apart
 
 
@@ -92,11 +95,23 @@ class Run:
         self.rows: list[dict[str, Any]] = []
         self.plans: dict[str, Any] = {}
 
-    def store_url(self, store: str, size: int) -> str:
+    def store_url(self, store: str, name: str) -> str:
+        """A new empty database `name` on `store`."""
         if store == "sqlite":
-            return databases.sqlite_url(self.folder, f"growth{size}")
+            return databases.sqlite_url(self.folder, name)
         assert self.cluster is not None
-        return self.cluster.create_database(f"growth{size}")
+        return self.cluster.create_database(name)
+
+    def drop(self, url: str) -> None:
+        if url.startswith("sqlite"):
+            for suffix in ("", "-wal", "-shm"):
+                Path(databases.sqlite_path(url) + suffix).unlink(missing_ok=True)
+        elif self.cluster is not None:
+            self.cluster.drop_database(url.rsplit("/", 1)[1])
+
+    def migrate(self, url: str, name: str) -> None:
+        """Let the first code version create the schema (and the benchmark's organization)."""
+        self.deployment(url, next(iter(self.codes)), f"{name}-migrate").stop()
 
     def deployment(self, url: str, code: str, name: str) -> hp.Deployment:
         hp.CODE_PATH = self.codes[code][0]
@@ -106,12 +121,11 @@ class Run:
         return deployment.start()
 
     def measure_size(self, store: str, size: int) -> None:
-        url = self.store_url(store, size)
-        first = next(iter(self.codes))
+        url = self.store_url(store, f"growth{size}")
         try:
-            self.deployment(url, first, f"{store}-{size}-migrate").stop()
+            self.migrate(url, f"{store}-{size}")
             say(f"{store}: seeding {size:,} rows per table")
-            seeded = seeding.seed(url, seeding.Shape(rows=size), _home_org(url), say)
+            seeded = seeding.seed(url, seeding.Shape(rows=size), home_org(url), say)
             sizes = _table_sizes(url)
             for code in self.codes:
                 if code != list(self.codes)[-1] and size > self.old_max_rows:
@@ -122,30 +136,25 @@ class Run:
                 row.update(self.phases(url, code, f"{store}-{size}-{code}", explain_too=True))
                 self.rows.append(row)
         finally:
-            if store == "postgres" and self.cluster is not None:
-                self.cluster.drop_database(url.rsplit("/", 1)[1])
-            else:
-                for suffix in ("", "-wal", "-shm"):
-                    Path(databases.sqlite_path(url) + suffix).unlink(missing_ok=True)
+            self.drop(url)
 
     def phases(self, url: str, code: str, name: str, *, explain_too: bool) -> dict[str, Any]:
-        found: dict[str, Any] = {"load_before": _load()}
+        found: dict[str, Any] = {"load_before": load()}
         deployment = self.deployment(url, code, name)
         try:
             tag = f"g{len(self.rows)}"
             client = self.client_app(deployment, f"{tag}-client")
             self.publisher.paced(deployment.url, hp.TOKEN, client, 50, 3, style=CLIENT)  # warm
             found["client"] = self.paced(deployment, client, CLIENT, self.plan.seconds)
-            offset = self._log_offset(url) if explain_too else None
-            if offset is not None and self.cluster is not None:
-                # Plans as hookpost runs them, logged apart: logging slows what it watches.
-                explain.switch(self.admin_dsn, True)
-                try:
-                    self.publisher.paced(deployment.url, hp.TOKEN, client, 50, 3, style=CLIENT)
-                    time.sleep(1.0)
-                finally:
-                    explain.switch(self.admin_dsn, False)
-                found["plans"] = explain.collect(self.cluster.log, offset)
+            if explain_too:
+                plans = self.explained(
+                    url,
+                    lambda: self.publisher.paced(
+                        deployment.url, hp.TOKEN, client, 50, 3, style=CLIENT
+                    ),
+                )
+                if plans is not None:
+                    found["plans"] = plans
             keyed = self.client_app(deployment, f"{tag}-keyed")
             found["keyed"] = self.paced(deployment, keyed, KEYED, self.plan.plain_seconds)
             plain = self.client_app(deployment, f"{tag}-plain")
@@ -155,7 +164,7 @@ class Run:
             deployment.check_alive()
         finally:
             found["exit_codes"] = deployment.stop()
-        found["load_after"] = _load()
+        found["load_after"] = load()
         return found
 
     @property
@@ -163,10 +172,19 @@ class Run:
         assert self.cluster is not None
         return self.cluster.admin_dsn
 
-    def _log_offset(self, url: str) -> int | None:
+    def explained(self, url: str, action: Callable[[], object]) -> dict[str, Any] | None:
+        """The plans of the hot statements while `action` runs (PostgreSQL only: None on
+        SQLite). Plans as hookpost runs them, logged apart: logging slows what it watches."""
         if url.startswith("sqlite") or self.cluster is None:
             return None
-        return self.cluster.log.stat().st_size
+        offset = self.cluster.log.stat().st_size
+        explain.switch(self.admin_dsn, True)
+        try:
+            action()
+            time.sleep(1.0)  # statements still running when the action returned are logged
+        finally:
+            explain.switch(self.admin_dsn, False)
+        return explain.collect(self.cluster.log, offset)
 
     def client_app(self, deployment: hp.Deployment, uid: str) -> str:
         """An application (by uid) with one endpoint on the receiver at /<uid>."""
@@ -176,16 +194,23 @@ class Run:
         return uid
 
     def paced(
-        self, deployment: hp.Deployment, uid: str, style: Style, seconds: float
+        self,
+        deployment: hp.Deployment,
+        uid: str | list[str],
+        style: Style,
+        seconds: float,
+        focus: str | None = None,
     ) -> dict[str, Any]:
-        self.receiver.reset(f"/{uid}")
-        with _meter(deployment) as cpu:
+        """Paced publishing to application `uid` (or round-robin over a list of them, whose
+        endpoints' paths start with `focus`)."""
+        self.receiver.reset(focus or f"/{uid}")
+        with meter(deployment) as cpu:
             sent = self.publisher.paced(
                 deployment.url, hp.TOKEN, uid, self.plan.rate, seconds, 64, style=style
             )
             got = self.receiver.wait_for(sent["accepted"], timeout=120, stall=15)
         return {
-            **_cpu_per(cpu, sent["accepted"]),
+            **cpu_per(cpu, sent["accepted"]),
             "style": style.name,
             "rate": self.plan.rate,
             "achieved_rate": round(sent["achieved_rate"], 1),
@@ -198,13 +223,24 @@ class Run:
             "delivery_ms": percentiles([x * 1000 for x in self.receiver.latencies()]),
         }
 
-    def burst(self, deployment: hp.Deployment, uid: str) -> dict[str, Any]:
-        self.receiver.reset(f"/{uid}")
-        sent = self.publisher.burst(
-            deployment.url, hp.TOKEN, uid, 10**9, seconds=self.plan.burst_seconds, style=CLIENT
-        )
-        got = self.receiver.wait_for(sent["accepted"], timeout=180, stall=15)
+    def burst(
+        self, deployment: hp.Deployment, uid: str | list[str], focus: str | None = None
+    ) -> dict[str, Any]:
+        """64 concurrent clients for `plan.burst_seconds` (to `uid` as `paced` does); CPU per
+        message published and delivered."""
+        self.receiver.reset(focus or f"/{uid}")
+        with meter(deployment) as cpu:
+            sent = self.publisher.burst(
+                deployment.url,
+                hp.TOKEN,
+                uid,
+                10**9,
+                seconds=self.plan.burst_seconds,
+                style=CLIENT,
+            )
+            got = self.receiver.wait_for(sent["accepted"], timeout=180, stall=15)
         return {
+            **cpu_per(cpu, sent["accepted"]),
             "style": CLIENT.name,
             "rate": round(sent["rate"], 1),
             "accepted": sent["accepted"],
@@ -220,11 +256,13 @@ class Run:
         endpoints = self.publisher.create_endpoints(deployment.url, hp.TOKEN, app, [url])
         backlog.seed(deployment.database_url, app, endpoints, self.plan.drain, held=True)
         self.receiver.reset(f"/{uid}")
-        released = time.time()
-        backlog.release(deployment.database_url, app)
-        got = self.receiver.wait_for(self.plan.drain, timeout=300, stall=15)
+        with meter(deployment) as cpu:
+            released = time.time()
+            backlog.release(deployment.database_url, app)
+            got = self.receiver.wait_for(self.plan.drain, timeout=300, stall=15)
         whole = (got["last"] - released) if got["count"] else 0.0
         return {
+            **cpu_per(cpu, got["count"]),
             "backlog": self.plan.drain,
             "delivered": got["count"],
             "duplicates": got["duplicates"],
@@ -237,12 +275,12 @@ class Run:
         self.receiver.stop()
 
 
-def _meter(deployment: hp.Deployment) -> hp.CpuMeter:
+def meter(deployment: hp.Deployment) -> hp.CpuMeter:
     url = deployment.database_url
     return hp.CpuMeter(deployment.pids(), None if url.startswith("sqlite") else url.rsplit("/")[-1])
 
 
-def _cpu_per(cpu: hp.CpuMeter, published: int) -> dict[str, Any]:
+def cpu_per(cpu: hp.CpuMeter, published: int) -> dict[str, Any]:
     """CPU milliseconds per published (and delivered) message: hookpost's processes, and
     PostgreSQL's backends for this database; a machine busy with other work barely moves it."""
     if not published:
@@ -253,11 +291,11 @@ def _cpu_per(cpu: hp.CpuMeter, published: int) -> dict[str, Any]:
     return found
 
 
-def _load() -> list[float]:
+def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _home_org(url: str) -> str:
+def home_org(url: str) -> str:
     """The organization of the benchmark's API key (hookpost created it on first start)."""
     query = "SELECT org_id FROM api_keys ORDER BY created_at LIMIT 1"
     if url.startswith("sqlite"):
@@ -285,55 +323,77 @@ async def _pg_value(url: str, query: str) -> Any:
         await conn.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    stores = [s for s in args.stores.split(",") if s in ("sqlite", "postgres")]
+def header(kind: str) -> dict[str, Any]:
+    """The start of a run's results: what ran, when, where, and how busy the machine was."""
+    return {
+        "kind": kind,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine.describe(),
+        "uptime_before": _uptime(),
+        "load_before": load(),
+    }
+
+
+def footer(results: dict[str, Any], started: float) -> None:
+    results["seconds"] = round(time.monotonic() - started, 1)
+    results["load_after"] = load()
+    results["uptime_after"] = _uptime()
+
+
+@contextlib.contextmanager
+def session(
+    make: Callable[[Path], R], stores: list[str], results: dict[str, Any], *, keep: bool
+) -> Iterator[R]:
+    """A run made by `make` in a temporary folder, with the private cluster when PostgreSQL
+    is measured; every child, the cluster and the folder are gone when it ends, however."""
     for stale in remove_stale():
         say(f"removed a cluster left by a killed run: {stale}")
     procs.install_signal_cleanup()
     folder = Path(tempfile.mkdtemp(prefix=f"hookpost-bench-{os.getpid()}-"))
-    started = time.monotonic()
-    results: dict[str, Any] = {
-        "kind": "growth",
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine.describe(),
-        "uptime_before": _uptime(),
-        "load_before": _load(),
-        "sizes": sizes,
-    }
     run = None
     try:
-        run = Run(args, folder)
+        run = make(folder)
         results["plan"] = run.plan.__dict__
         results["codes"] = {label: info for label, (_, info) in run.codes.items()}
         if "postgres" in stores:
             run.cluster = Cluster().start()
             results["postgres_cluster"] = run.cluster.describe()
-        for store in stores:
-            for size in sizes:
-                run.measure_size(store, size)
-                results["rows"] = run.rows
-                results["seconds"] = round(time.monotonic() - started, 1)
-                results["uptime_after"] = _uptime()
-                growth_report.write(results, RESULTS, args.output)  # partial results kept
+        yield run
     finally:
         if run is not None:
             run.close()
             if run.cluster is not None:
                 run.cluster.stop()
         procs.stop_all()
-        if args.keep:
+        if keep:
             say(f"logs kept in {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
-    results["seconds"] = round(time.monotonic() - started, 1)
-    results["load_after"] = _load()
-    results["uptime_after"] = _uptime()
-    as_json, as_md = growth_report.write(results, RESULTS, args.output)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    stores = [s for s in args.stores.split(",") if s in ("sqlite", "postgres")]
+    started = time.monotonic()
+    results = {**header("growth"), "sizes": sizes}
+    with session(lambda folder: Run(args, folder), stores, results, keep=args.keep) as run:
+        for store in stores:
+            for size in sizes:
+                run.measure_size(store, size)
+                results["rows"] = run.rows
+                footer(results, started)
+                growth_report.write(results, RESULTS, args.output)  # partial results kept
+    footer(results, started)
+    announce(growth_report.write(results, RESULTS, args.output), results)
+    return 0
+
+
+def announce(written: tuple[Path, Path], results: dict[str, Any]) -> None:
+    """Say where the results are, and print the Markdown page."""
+    as_json, as_md = written
     say(f"done in {results['seconds']:.0f} s: {as_json} and {as_md}")
     print(as_md.read_text())
-    return 0
 
 
 def _uptime() -> str:

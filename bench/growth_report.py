@@ -4,6 +4,7 @@ the goal (publish p50 at the largest size within 20 % of the empty tables), sett
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,17 @@ from bench import explain
 GOAL = 0.20
 
 
-def write(results: dict[str, Any], folder: Path, stem: str) -> tuple[Path, Path]:
+def write(
+    results: dict[str, Any],
+    folder: Path,
+    stem: str,
+    render: Callable[[dict[str, Any]], str] | None = None,
+) -> tuple[Path, Path]:
+    """`<stem>.json` (everything) and `<stem>.md` (`render`, this report's by default)."""
     folder.mkdir(parents=True, exist_ok=True)
     as_json, as_md = folder / f"{stem}.json", folder / f"{stem}.md"
     as_json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
-    as_md.write_text(markdown(results))
+    as_md.write_text((render or markdown)(results))
     return as_json, as_md
 
 

@@ -116,14 +116,15 @@ async def create_endpoints(base: str, token: str, app: str, urls: list[str]) -> 
 async def burst(
     base: str,
     token: str,
-    app: str,
+    app: str | list[str],
     count: int,
     concurrency: int,
     seconds: float | None,
     style: Style = PLAIN,
 ) -> dict[str, Any]:
     """Publish up to `count` messages (for at most `seconds`) from `concurrency` clients as
-    fast as the API accepts them."""
+    fast as the API accepts them, to `app` (or round-robin over a list of them)."""
+    apps = [app] if isinstance(app, str) else list(app)
     api = Api(base, token, concurrency)
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
@@ -137,7 +138,7 @@ async def burst(
             if deadline is not None and time.perf_counter() > deadline:
                 return
             sent = time.perf_counter()
-            status, _ = await api.publish(app, index, style)
+            status, _ = await api.publish(apps[index % len(apps)], index, style)
             done = time.perf_counter()
             latencies.append(done - sent)
             statuses[status] += 1
@@ -274,7 +275,7 @@ class Publisher:
         self,
         base: str,
         token: str,
-        app: str,
+        app: str | list[str],
         count: int,
         *,
         seconds: float | None = None,

@@ -239,10 +239,14 @@ _ENDPOINT_INSERT = (
 def _endpoint_row(endpoint: str, app: tuple[str, str], now: int) -> tuple[Any, ...]:
     """An enabled endpoint on the discard port: history only, no new message goes there."""
     app_id, org_id = app
-    keys = f'[{{"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","created":{now},"expires":null}}]'
     url = f"http://127.0.0.1:9/seeded/{endpoint}"
     head = (endpoint, org_id, app_id, None, url, "POST", "", False, None, None, None)
-    return (*head, "{}", "{}", keys, None, now, now)
+    return (*head, "{}", "{}", endpoint_keys(now), None, now, now)
+
+
+def endpoint_keys(now: int) -> str:
+    """An endpoint's `keys` column: one signing secret (the same one for every seeded row)."""
+    return f'[{{"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","created":{now},"expires":null}}]'
 
 
 # --- SQLite -------------------------------------------------------------------------------

@@ -176,6 +176,10 @@ class _Exchange(asyncio.Protocol):
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self.waiter is None or self.waiter.done():
+            # A second answer behind the one asked for: the framing cannot be trusted.
+            self.drop()
+            raise _Stop
         self.started = True
 
     def on_status(self, status: bytes) -> None:

@@ -313,6 +313,24 @@ async def test_a_head_over_its_caps_is_invalid(
     assert server.connections == 2
 
 
+async def test_a_head_that_never_ends_is_refused_before_the_deadline(
+    http: http1.Http1Client, server: RawServer
+) -> None:
+    async def endless_header(_head: bytes, _body: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nx-endless: ")
+        while not writer.is_closing():
+            writer.write(b"a" * 4096)
+            await writer.drain()
+
+    server.scripts = [endless_header]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    with pytest.raises(http1.InvalidResponse, match="head is larger"):
+        await post(http, server)
+    assert loop.time() - started < DEADLINE
+
+
 # -- broken answers ----------------------------------------------------------------------------
 
 MALFORMED = [

@@ -128,6 +128,7 @@ class _Exchange(asyncio.Protocol):
         self.headers_done = False
         self.framed = False  # Content-Length or chunked; otherwise the body ends at close
         self.started = False
+        self.head_received = 0  # bytes fed to the parser while the head was incomplete
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -141,6 +142,13 @@ class _Exchange(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
+            if not self.headers_done:
+                # httptools gathers a header's pieces before handing it over, so a head that
+                # never ends would grow in its buffer: bound what it may have been fed.
+                self.head_received += len(data)
+                if self.head_received > MAX_HEAD_BYTES:
+                    message = f"the response head is larger than {MAX_HEAD_BYTES} bytes"
+                    self.fail(InvalidResponse(message))
         except httptools.HttpParserUpgrade:
             self.fail(InvalidResponse("the server switched protocols"))
         except httptools.HttpParserError as exc:
@@ -287,6 +295,7 @@ class Http1Client:
         self.ssl_context = ssl_context
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: dict[tuple[str, str, int], list[_Exchange]] = {}
+        self._idle_count = 0
         self._idle_limit = max_connections
         self._swept = time.monotonic()
         self._closed = False
@@ -349,6 +358,7 @@ class Http1Client:
         now = time.monotonic()
         while idle:
             exchange = idle.pop()
+            self._idle_count -= 1
             if not exchange.closed and now - exchange.idle_since < IDLE_SECONDS:
                 return exchange
             exchange.drop()
@@ -358,7 +368,8 @@ class Http1Client:
         now = time.monotonic()
         exchange.idle_since = now
         self._idle.setdefault(key, []).append(exchange)
-        if now - self._swept > IDLE_SECONDS or len(self._idle) > self._idle_limit:
+        self._idle_count += 1
+        if now - self._swept > IDLE_SECONDS or self._idle_count > self._idle_limit:
             self._sweep(now)
 
     def _sweep(self, now: float) -> None:
@@ -381,6 +392,7 @@ class Http1Client:
                 self._idle[key] = fresh
             else:
                 del self._idle[key]
+        self._idle_count = kept
 
     async def _connect(
         self, scheme: str, host: str, port: int, ends: float, host_is_ip: bool
@@ -453,6 +465,7 @@ class Http1Client:
             for exchange in idle:
                 exchange.drop()
         self._idle.clear()
+        self._idle_count = 0
 
 
 def _expire(waiter: asyncio.Future[Answer]) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import socket
 import ssl
 import time
@@ -41,6 +42,8 @@ MAX_HEADERS = 256  # response headers; more is not a webhook receiver's answer
 MAX_HEAD_BYTES = 64 * 1024  # status line and headers together
 IDLE_SECONDS = 15.0  # an idle connection older than this is closed, not reused
 _FORBIDDEN_IN_HEADERS = frozenset("\r\n\0")
+_FRAMING = (b"content-length", b"transfer-encoding")  # either one: the body does not end at close
+_FRAMING_LENGTHS = frozenset(len(name) for name in _FRAMING)
 
 
 class TransportError(Exception):
@@ -198,11 +201,9 @@ class _Exchange(asyncio.Protocol):
         self._count(len(name) + len(value))
         if len(self.headers) >= MAX_HEADERS:
             self._refuse(InvalidResponse(f"more than {MAX_HEADERS} response headers"))
-        key = name.decode("latin-1")
-        lowered = key.lower()
-        if lowered in ("content-length", "transfer-encoding"):
+        if len(name) in _FRAMING_LENGTHS and name.lower() in _FRAMING:
             self.framed = True
-        self.headers.append((key, value.decode("utf-8", errors="replace")))
+        self.headers.append((name.decode("latin-1"), value.decode("utf-8", errors="replace")))
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
@@ -292,19 +293,15 @@ class Http1Client:
         self.guard = guard
         self.connect_timeout = connect_timeout
         self.max_response_bytes = max_response_bytes
-        self.ssl_context = ssl_context
+        # Made here, not on the first https attempt: loading the system's CAs takes 0.1-0.2 s,
+        # which must not come out of an attempt's deadline.
+        self.ssl_context = ssl_context if ssl_context is not None else default_tls()
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: dict[tuple[str, str, int], list[_Exchange]] = {}
         self._idle_count = 0
         self._idle_limit = max_connections
         self._swept = time.monotonic()
         self._closed = False
-
-    def _tls(self) -> ssl.SSLContext:
-        if self.ssl_context is None:
-            # Made on first https use: the system's CAs, hostname checks on.
-            self.ssl_context = ssl.create_default_context()
-        return self.ssl_context
 
     async def request(
         self,
@@ -402,7 +399,7 @@ class Http1Client:
         The lookup has its own budget (the resolver's); TCP and the TLS handshake together
         get the connect budget; all of it stays within the attempt's deadline.
         """
-        tls = self._tls() if scheme == "https" else None
+        tls = self.ssl_context if scheme == "https" else None
         if host_is_ip:
             # An IP literal is never looked up (as with aiohttp), but vetted here again.
             verdict = self.guard.vet([host], port)
@@ -468,6 +465,12 @@ class Http1Client:
         self._idle_count = 0
 
 
+@functools.cache
+def default_tls() -> ssl.SSLContext:
+    """The system's CAs with host name checks on, made once per process and shared."""
+    return ssl.create_default_context()
+
+
 def _expire(waiter: asyncio.Future[Answer]) -> None:
     if not waiter.done():
         waiter.set_exception(ResponseTimeout("the deadline passed"))
@@ -477,12 +480,14 @@ def _request_bytes(
     method: str, target: str, host: str, headers: Mapping[str, str], body: bytes
 ) -> bytes:
     """The request head and body. aiohttp sent `Accept: */*` too; receivers may rely on it."""
+    # One scan of every name and value for what would end a header line early (a header
+    # injection); the culprit is looked for only when there is one.
+    every = "".join(headers) + "".join(headers.values())
+    if "\r" in every or "\n" in every or "\0" in every:
+        for name, value in headers.items():
+            if not _FORBIDDEN_IN_HEADERS.isdisjoint(name + value):
+                raise InvalidRequest(f"header {name!r} contains a line break or NUL")
     lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\n"]
-    for name, value in headers.items():
-        if not _FORBIDDEN_IN_HEADERS.isdisjoint(name) or not _FORBIDDEN_IN_HEADERS.isdisjoint(
-            value
-        ):
-            raise InvalidRequest(f"header {name!r} contains a line break or NUL")
-        lines.append(f"{name}: {value}\r\n")
+    lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
     lines.append(f"Content-Length: {len(body)}\r\n\r\n")
     return "".join(lines).encode("utf-8") + body

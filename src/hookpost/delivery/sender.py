@@ -88,7 +88,10 @@ class Sender:
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._session: aiohttp.ClientSession | None = None
         self._http1: http1.Http1Client | None = None
+        if limits.http_client != "aiohttp":
+            self._builtin()  # its TLS context is made now, outside any attempt's deadline
         self._parsed: dict[str, ParsedUrl | UrlProblem] = {}
+        self._own: dict[tuple[str, int], bool] = {}
         # One timeout object for every attempt (aiohttp only reads it).
         self._timeout = aiohttp.ClientTimeout(
             total=limits.request_timeout, sock_connect=limits.connect_timeout
@@ -145,6 +148,16 @@ class Sender:
             )
         return found
 
+    def _is_own_listener(self, parsed: ParsedUrl) -> bool:
+        """Whether an IP-literal URL reaches hookpost's own API (pure too, so cached)."""
+        key = (parsed.host, parsed.port)
+        found = self._own.get(key)
+        if found is None:
+            if len(self._own) >= PARSED_CACHE:
+                self._own.clear()
+            found = self._own[key] = is_own_listener(parsed.host, parsed.port, self.own_listeners)
+        return found
+
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes, now: datetime
     ) -> Outcome:
@@ -161,7 +174,7 @@ class Sender:
                 message = blocked_message(parsed.verdict)
                 return Outcome(0, elapsed(), ErrorClass.BLOCKED, message, "destination_blocked")
             return Outcome(0, elapsed(), ErrorClass.BLOCKED, parsed.message, "url_refused")
-        if parsed.host_is_ip and is_own_listener(parsed.host, parsed.port, self.own_listeners):
+        if parsed.host_is_ip and self._is_own_listener(parsed):
             rule = BlockRule.OWN_LISTENER
             verdict = Verdict(
                 parsed.host, rule, f"{parsed.host}:{parsed.port} is {rule.describe()}"

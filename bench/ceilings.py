@@ -1,5 +1,6 @@
-"""The ceilings of one run: the receiver's own capacity, (a) signed POSTs alone, (b) the
-minimal durable delivery loop and (c) the minimal durable publish endpoint, per backend.
+"""The ceilings of one run: the receiver's own capacity, (a) signed POSTs alone (aiohttp;
+a2 a minimal httptools client, a3 pyreqwest, a4 hookpost's own transport), (b) the minimal
+durable delivery loop and (c) the minimal durable publish endpoint, per backend.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def measure_all(
         found: dict[str, Any] = {
             "receiver_capacity": capacity.receiver_capacity(port, sizes.capacity_seconds),
             "http": ceiling_http.measure(port, sizes.ceiling_posts),
+            "http_minimal": ceiling_http.measure(port, sizes.ceiling_posts, client="minimal"),
+            "http_pyreqwest": ceiling_http.measure(port, sizes.ceiling_posts, client="pyreqwest"),
+            "http_hookpost": ceiling_http.measure(port, sizes.ceiling_posts, client="hookpost"),
             "http_stock_asyncio": ceiling_http.measure(port, sizes.ceiling_posts, loop="asyncio"),
         }
         for backend in backends:

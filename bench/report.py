@@ -100,6 +100,12 @@ def _rate(value: float | None, ratio: float | None = None, what: str = "") -> st
     return f"{text} ({ratio:.0%} of {what})" if ratio is not None else text
 
 
+def _rate_or_error(block: Any) -> str:
+    """A ceiling's rate, or why it was not measured (an optional client not installed)."""
+    rate = _get(block, "rate")
+    return _rate(rate) if rate is not None else (_get(block, "error") or "–")
+
+
 def _ms(block: Any) -> str:
     lat = _get(block, "latency_ms")
     if not lat:
@@ -215,7 +221,16 @@ def markdown(results: dict[str, Any]) -> str:
         f" {_rate(_get(c, 'receiver_capacity', 'rate'))} | |",
         f"| (a) aiohttp signed 1 KB POSTs, 64 in flight, uvloop | {_rate(_get(c, 'http', 'rate'))}"
         f" | {_get(c, 'http', 'cpu_ms_per_request')} ms |",
-        f"| (a') same on the stock asyncio loop | "
+        f"| (a2) minimal HTTP/1.1 client (asyncio Protocol + httptools), same load |"
+        f" {_rate(_get(c, 'http_minimal', 'rate'))}"
+        f" | {_get(c, 'http_minimal', 'cpu_ms_per_request')} ms |",
+        f"| (a3) pyreqwest (Rust reqwest/hyper), same load |"
+        f" {_rate_or_error(c.get('http_pyreqwest'))}"
+        f" | {_get(c, 'http_pyreqwest', 'cpu_ms_per_request')} ms |",
+        f"| (a4) hookpost's transport (`delivery.http1`: guard, deadlines, caps), same load |"
+        f" {_rate(_get(c, 'http_hookpost', 'rate'))}"
+        f" | {_get(c, 'http_hookpost', 'cpu_ms_per_request')} ms |",
+        f"| (a') aiohttp on the stock asyncio loop | "
         f"{_rate(_get(c, 'http_stock_asyncio', 'rate'))} | "
         f"{_get(c, 'http_stock_asyncio', 'cpu_ms_per_request')} ms |",
     ]

@@ -35,7 +35,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default=",".join(c.name for c in scenario.CONFIGS),
-        help="comma-separated configurations to run (default: all)",
+        help="comma-separated configurations to run, in this order (default: all but the "
+        "optional ones: " + ", ".join(c.name for c in scenario.OPTIONAL_CONFIGS) + ")",
     )
     parser.add_argument("--output", help="result file stem in bench/results (default by mode)")
     parser.add_argument(
@@ -84,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     sizes = Sizes.quick() if args.quick else Sizes()
     mode = "quick" if args.quick else "full"
     stem = args.output or ("profiled" if args.profile else "latest" if mode == "full" else mode)
-    configs = [c for c in scenario.CONFIGS if c.name in args.only.split(",")]
+    known = {c.name: c for c in (*scenario.CONFIGS, *scenario.OPTIONAL_CONFIGS)}
+    unknown = [name for name in args.only.split(",") if name not in known]
+    if unknown:
+        raise SystemExit(f"unknown configuration(s): {', '.join(unknown)}")
+    configs = [known[name] for name in dict.fromkeys(args.only.split(","))]
     backends = sorted({c.backend for c in configs}, reverse=True)
     for stale in databases.drop_stale():
         say(f"dropped database {stale} left by a killed run")

@@ -26,12 +26,18 @@ class Config:
     kind: str  # serve | split
     workers: int = 0
     publish_only: bool = True  # the split layout's API process is the PostgreSQL one
+    http_client: str = ""  # HOOKPOST_HTTP_CLIENT; empty: hookpost's default
 
 
 CONFIGS = (
     Config("sqlite-serve", "sqlite", "serve"),
     Config("postgres-serve", "postgres", "serve"),
     Config("postgres-split", "postgres", "split", workers=2, publish_only=False),
+)
+# Run only when named in --only: the sender's previous client, for before/after in one run.
+OPTIONAL_CONFIGS = (
+    Config("sqlite-serve-aiohttp", "sqlite", "serve", http_client="aiohttp"),
+    Config("postgres-serve-aiohttp", "postgres", "serve", http_client="aiohttp"),
 )
 
 
@@ -69,6 +75,8 @@ def run(
         else databases.create_postgres(config.name.replace("-", "_"))
     )
     env = {"HOOKPOST_RETRY_SCHEDULE": sizes.retry_schedule}
+    if config.http_client:
+        env["HOOKPOST_HTTP_CLIENT"] = config.http_client
     port = receiver.listen()
     results: dict[str, Any] = {"backend": config.backend, "layout": _layout(config)}
 

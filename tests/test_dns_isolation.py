@@ -25,7 +25,7 @@ from hookpost.core.outcomes import ErrorClass
 from hookpost.delivery.dns import NameResolver
 from hookpost.delivery.event_loop import DeliveryLoop
 from hookpost.delivery.resolver import DnsTimeout
-from hookpost.delivery.sender import Sender, SenderLimits
+from hookpost.delivery.sender import HTTP_CLIENTS, Sender, SenderLimits
 from hookpost.runtime import Runtime, open_runtime
 from tests.support.dns_server import NXDOMAIN, DnsServer
 from tests.support.receiver import Receiver
@@ -166,7 +166,9 @@ class StuckUvloop(_StuckPool, uvloop.Loop):
     pass
 
 
-def _deliver_on(loop_factory: Any, url: str, dns: DnsServer) -> ErrorClass | None:
+def _deliver_on(
+    loop_factory: Any, url: str, dns: DnsServer, client: str = "builtin"
+) -> ErrorClass | None:
     async def send() -> ErrorClass | None:
         names = NameResolver([dns.address], timeout=1)
         limits = SenderLimits(
@@ -176,6 +178,7 @@ def _deliver_on(loop_factory: Any, url: str, dns: DnsServer) -> ErrorClass | Non
             stored_response_bytes=20_000,
             max_connections=64,
             https_only=False,
+            http_client=client,
         )
         sender = Sender(LOOPBACK, limits, lookup=names)
         try:
@@ -189,19 +192,27 @@ def _deliver_on(loop_factory: Any, url: str, dns: DnsServer) -> ErrorClass | Non
         return runner.run(send())
 
 
+@pytest.mark.parametrize("client", HTTP_CLIENTS)
 def test_a_numeric_destination_connects_without_the_loops_lookup_pool(
-    receiver: Receiver, dns: DnsServer
+    receiver: Receiver, dns: DnsServer, client: str
 ) -> None:
     dns.set("named.test", ["127.0.0.1"])
     _StuckPool.calls = 0
-    assert _deliver_on(StuckDeliveryLoop, f"{receiver.url}/numeric", dns) is None
+    assert _deliver_on(StuckDeliveryLoop, f"{receiver.url}/numeric", dns, client) is None
     named = f"http://named.test:{receiver.port}/named"
-    assert _deliver_on(StuckDeliveryLoop, named, dns) is None  # c-ares, then a numeric connect
+    # c-ares, then a numeric connect
+    assert _deliver_on(StuckDeliveryLoop, named, dns, client) is None
     assert _StuckPool.calls == 0
     assert [r.path for r in receiver.requests] == ["/numeric", "/named"]
-    # The same on plain uvloop waits for the stuck pool until the connect budget runs out:
+    if client == "builtin":
+        # The builtin client connects with `create_connection` to the vetted address, which
+        # uvloop resolves without its pool: even plain uvloop does not stall.
+        assert _deliver_on(StuckUvloop, f"{receiver.url}/plain", dns, client) is None
+        assert _StuckPool.calls == 0
+        return
+    # aiohttp on plain uvloop waits for the stuck pool until the connect budget runs out:
     # this is the stall the delivery loop removes.
-    assert _deliver_on(StuckUvloop, f"{receiver.url}/plain", dns) is ErrorClass.TIMEOUT
+    assert _deliver_on(StuckUvloop, f"{receiver.url}/plain", dns, client) is ErrorClass.TIMEOUT
     assert _StuckPool.calls >= 1
 
 

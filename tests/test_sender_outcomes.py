@@ -11,7 +11,9 @@ import gzip
 import json
 import os
 import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -38,7 +40,7 @@ from hookpost.core.retry import RetryPolicy
 from hookpost.core.signing import generate_secret
 from hookpost.core.status_codes import describe
 from hookpost.delivery.attempt import REDACTED, AttemptRunner, redacted, request_headers
-from hookpost.delivery.sender import Sender, SenderLimits, parse_retry_after
+from hookpost.delivery.sender import HTTP_CLIENTS, Sender, SenderLimits, parse_retry_after
 from tests.support.dns import Hang, ScriptedLookup, nxdomain, servfail
 from tests.support.receiver import Behaviour, Received, Receiver
 from tests.support.tls import Certificate, self_signed
@@ -63,6 +65,13 @@ PLAIN = {"content-type": "application/json"}
 
 # A regression that hangs should fail in seconds, not at the suite-wide limit.
 pytestmark = pytest.mark.timeout(20)
+
+
+@pytest.fixture(autouse=True, params=HTTP_CLIENTS)
+def http_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both of the sender's HTTP clients: they must behave the same."""
+    monkeypatch.setattr(sys.modules[__name__], "LIMITS", replace(LIMITS, http_client=request.param))
+    return str(request.param)
 
 
 def now() -> datetime:

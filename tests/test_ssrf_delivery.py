@@ -1,22 +1,23 @@
 """SSRF at delivery time: hostile destinations are refused by `Sender.send` itself.
 
 Every URL goes through the whole sending path (URL rules, scripted DNS, the guarded resolver,
-aiohttp). Traps listen on the loopback addresses at the port every hostile URL names; a
+each HTTP client). Traps listen on the loopback addresses at the port every hostile URL names; a
 single connection to any of them fails the test. Nothing is ever sent beyond 127.0.0.x/::1.
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pytest
 
 from hookpost.core.addresses import AddressPolicy, BlockRule, parse_allowed_networks
 from hookpost.core.outcomes import ErrorClass, Outcome
-from hookpost.delivery.sender import Sender, SenderLimits
+from hookpost.delivery.sender import HTTP_CLIENTS, Sender, SenderLimits
 from tests.support.dns import ScriptedLookup
 from tests.support.receiver import Behaviour, Receiver
 from tests.support.trap import Trap
@@ -34,6 +35,13 @@ BODY = b'{"type": "ping"}'
 
 # A regression that hangs should fail in seconds, not at the suite-wide limit.
 pytestmark = pytest.mark.timeout(20)
+
+
+@pytest.fixture(autouse=True, params=HTTP_CLIENTS)
+def http_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both of the sender's HTTP clients: they must behave the same."""
+    monkeypatch.setattr(sys.modules[__name__], "LIMITS", replace(LIMITS, http_client=request.param))
+    return str(request.param)
 
 
 def policy(allowed: str = "") -> AddressPolicy:

@@ -20,6 +20,7 @@ from hookpost.config_fields import (
     parse_dns_servers,
     parse_duration,
     parse_fraction,
+    parse_http_client,
     parse_log_format,
     parse_log_level,
     parse_origins,
@@ -240,6 +241,14 @@ class RequestSettings:
         positive(parse_size),
         "20000",
         "most bytes of a response body kept in the attempt history",
+    )
+    http_client: str = setting(
+        "HOOKPOST_HTTP_CLIENT",
+        parse_http_client,
+        "builtin",
+        "the sender's HTTP client: `builtin` (hookpost's own HTTP/1.1 client on httptools, "
+        "2-3x the requests per CPU second) or `aiohttp` (the client used before, kept as a "
+        "fallback); both apply the same address guard, deadlines and caps",
     )
 
 

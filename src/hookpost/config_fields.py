@@ -119,6 +119,13 @@ def parse_log_format(text: str) -> str:
     return shape
 
 
+def parse_http_client(text: str) -> str:
+    client = text.strip().lower()
+    if client not in {"builtin", "aiohttp"}:
+        raise ValueError("must be builtin or aiohttp")
+    return client
+
+
 def parse_dns_servers(text: str) -> tuple[str, ...]:
     """Name servers as c-ares takes them: `1.2.3.4`, `1.2.3.4:5353`, `::1` or `[::1]:5353`."""
     servers = []

@@ -459,6 +459,7 @@ def sender_limits(settings: Settings) -> SenderLimits:
         # Every attempt holds a connection, the slow lane's included.
         max_connections=settings.worker_concurrency * 2 + settings.slow_slots,
         https_only=settings.https_only,
+        http_client=settings.http_client,
     )
 
 

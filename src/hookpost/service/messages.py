@@ -90,7 +90,7 @@ class MessageService:
             if refused is not None and exc.params.get("entity") == "application":
                 raise refused from None
             raise
-        if published.deliveries > published.handed_over and not published.rang:
+        if published.deliveries > published.handed_over:
             self._wake()  # some deliveries wait in the queue for a worker
         return published
 

@@ -249,6 +249,9 @@ class Published:
     deliveries: int
     created: bool  # False when an idempotency key matched an earlier publish
     handed_over: int = 0  # deliveries given straight to the worker in this process
+    # True when the publish transaction itself woke the workers of every process (a NOTIFY
+    # sent on commit, PostgreSQL): the caller need not wake anyone else.
+    rang: bool = False
 
 
 class TaskStatus(enum.StrEnum):

@@ -90,7 +90,7 @@ class MessageService:
             if refused is not None and exc.params.get("entity") == "application":
                 raise refused from None
             raise
-        if published.deliveries > published.handed_over:
+        if published.deliveries > published.handed_over and not published.rang:
             self._wake()  # some deliveries wait in the queue for a worker
         return published
 

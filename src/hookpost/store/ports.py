@@ -86,9 +86,15 @@ class PublishRows(Protocol):
     ) -> set[tuple[str, str]]: ...
 
     async def insert(
-        self, message_rows: list[dict[str, Any]], delivery_rows: list[dict[str, Any]]
-    ) -> None:
-        """Write the messages and their deliveries."""
+        self,
+        message_rows: list[dict[str, Any]],
+        delivery_rows: list[dict[str, Any]],
+        *,
+        ring: bool = False,
+    ) -> bool:
+        """Write the messages and their deliveries. With `ring`, wake the workers of every
+        process when the transaction commits, where the dialect can (PostgreSQL: a NOTIFY in
+        the same statement); True when it did."""
         ...
 
     async def endpoints_of(self, app_ids: set[str]) -> Sequence[Any]:

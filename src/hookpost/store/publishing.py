@@ -182,9 +182,13 @@ class PublishingStore(StoreBase):
             message_rows = [_message_row(m, batch[n]) for n, _, m in fresh]
             published = [(batch[n], app, m) for n, app, m in fresh]
             counts, delivery_rows = await self._fan_out(sql, published, ticket)
-            await sql.insert(message_rows, delivery_rows)
+            rang = await sql.insert(
+                message_rows, delivery_rows, ring=self._rings_others(delivery_rows)
+            )
             for (n, app, message), (count, handed) in zip(fresh, counts, strict=True):
-                results[n] = _Result(Published(message, app, count, True, handed_over=handed))
+                results[n] = _Result(
+                    Published(message, app, count, True, handed_over=handed, rang=rang)
+                )
         for n, result in enumerate(results):
             if result.same_as is not None:
                 first = results[result.same_as].published
@@ -292,6 +296,17 @@ class PublishingStore(StoreBase):
                 delivery_rows.append(delivery)
             counts.append((len(rows_), handed))
         return counts, delivery_rows
+
+    def _rings_others(self, delivery_rows: Sequence[dict[str, Any]]) -> bool:
+        """Whether the transaction should wake the workers of other processes: some rows are
+        due now and were not handed to a worker here, and no worker here has room for them
+        (none runs in this process, as in `hookpost api`, or it is busy)."""
+        if self.handover is not None and not self.handover.busy:
+            return False
+        return any(
+            row["claim_token"] is None and row["next_attempt_at"] <= row["created_at"]
+            for row in delivery_rows
+        )
 
     def _delivery_row(self, message: Message, endpoint_id: str) -> dict[str, object]:
         stamp = rows.to_us(message.created_at)

@@ -20,6 +20,7 @@ from hookpost.store.driver_sql import (
     column_names,
     columns_of,
 )
+from hookpost.store.notifications import CHANNEL
 from hookpost.store.schema import applications, deliveries, endpoints, messages
 
 # The applications with their enabled, live endpoints, in one round trip (endpoint columns
@@ -62,6 +63,19 @@ WITH written AS (
 )
 INSERT INTO deliveries ({column_names(deliveries)})
 SELECT * FROM unnest({array_parameters(deliveries, len(messages.c) + 1)})
+"""  # noqa: S608
+# The same, waking every worker when the transaction commits: pg_notify in a CTE the insert
+# reads (a SELECT CTE nobody reads is never run), so the wake-up costs no round trip of its
+# own and leaves with the commit, not after it. Notifications of one transaction on one
+# channel with one payload are delivered once.
+_INSERT_AND_RING = f"""
+WITH written AS (
+    INSERT INTO messages ({column_names(messages)})
+    SELECT * FROM unnest({array_parameters(messages, 1)})
+), rung AS MATERIALIZED (SELECT pg_notify('{CHANNEL}', '') AS done)
+INSERT INTO deliveries ({column_names(deliveries)})
+SELECT new.* FROM unnest({array_parameters(deliveries, len(messages.c) + 1)}) AS new
+CROSS JOIN rung
 """  # noqa: S608
 
 
@@ -125,8 +139,16 @@ class PostgresPublishRows:
         ]
 
     async def insert(
-        self, message_rows: list[dict[str, Any]], delivery_rows: list[dict[str, Any]]
-    ) -> None:
+        self,
+        message_rows: list[dict[str, Any]],
+        delivery_rows: list[dict[str, Any]],
+        *,
+        ring: bool = False,
+    ) -> bool:
+        ring = ring and bool(delivery_rows)  # the NOTIFY rides on a delivery row
         await self.driver.execute(
-            _INSERT, *columns_of(messages, message_rows), *columns_of(deliveries, delivery_rows)
+            _INSERT_AND_RING if ring else _INSERT,
+            *columns_of(messages, message_rows),
+            *columns_of(deliveries, delivery_rows),
         )
+        return ring

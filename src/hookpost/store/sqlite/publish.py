@@ -75,11 +75,17 @@ class SqlitePublishRows:
         return {(row.app_id, row.event_id) for row in await self.conn.execute(query)}
 
     async def insert(
-        self, message_rows: list[dict[str, Any]], delivery_rows: list[dict[str, Any]]
-    ) -> None:
+        self,
+        message_rows: list[dict[str, Any]],
+        delivery_rows: list[dict[str, Any]],
+        *,
+        # SQLite's workers share this process's doorbell: nothing to ring here.
+        ring: bool = False,  # noqa: ARG002
+    ) -> bool:
         await self.conn.execute(messages.insert(), message_rows)
         if delivery_rows:
             await self.conn.execute(deliveries.insert(), delivery_rows)
+        return False  # SQLite has no NOTIFY: the caller rings its doorbell
 
     async def endpoints_of(self, app_ids: set[str]) -> Sequence[Any]:
         query = sa.select(endpoints).where(

@@ -415,7 +415,7 @@ class Http1Client:
             raise ResponseTimeout("the deadline passed while resolving") from None
         except socket.gaierror as exc:
             raise NameNotResolved(f"cannot resolve {host}: {exc.strerror or exc}") from exc
-        return await self._open_within(tls, host, [entry["host"] for entry in found], port, ends)
+        return await self._open_within(tls, host, found, port, ends)
 
     async def _open_within(
         self, tls: ssl.SSLContext | None, host: str, addresses: list[str], port: int, ends: float

@@ -12,8 +12,6 @@ import socket
 from collections.abc import Awaitable, Callable, Collection
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
-from aiohttp.abc import AbstractResolver, ResolveResult
-
 from hookpost.core.addresses import AddressPolicy, BlockRule, Verdict, check_all
 
 # (host, port) -> addresses; injectable so tests can script DNS answers. A lookup that runs
@@ -69,7 +67,7 @@ def _listener_address(host: str) -> IPv4Address | IPv6Address | None:
         return None  # a name such as "localhost": only its loopback answers are caught above
 
 
-class GuardedResolver(AbstractResolver):
+class GuardedResolver:
     def __init__(
         self,
         policy: AddressPolicy,
@@ -83,12 +81,8 @@ class GuardedResolver(AbstractResolver):
         self.timeout = timeout
         self.own_listeners = tuple(own_listeners)
 
-    async def resolve(
-        self,
-        host: str,
-        port: int = 0,
-        family: socket.AddressFamily = socket.AF_INET,  # noqa: ARG002 - decided per address
-    ) -> list[ResolveResult]:
+    async def resolve(self, host: str, port: int = 0) -> list[str]:
+        """The addresses `host` resolves to, every one of them vetted for `port`."""
         try:
             async with asyncio.timeout(self.timeout):
                 addresses = await self.lookup(host, port)
@@ -100,17 +94,7 @@ class GuardedResolver(AbstractResolver):
         verdict = self.vet(addresses, port)
         if not verdict.allowed:
             raise DestinationBlocked(host, verdict)
-        return [
-            {
-                "hostname": host,
-                "host": address,
-                "port": port,
-                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
-                "proto": 0,
-                "flags": socket.AI_NUMERICHOST,
-            }
-            for address in addresses
-        ]
+        return addresses
 
     def vet(self, addresses: list[str], port: int) -> Verdict:
         """The verdict for every address a name resolved to, at `port`."""
@@ -122,6 +106,3 @@ class GuardedResolver(AbstractResolver):
                 rule = BlockRule.OWN_LISTENER
                 return Verdict(address, rule, f"{address}:{port} is {rule.describe()}")
         return verdict
-
-    async def close(self) -> None:
-        return None

@@ -18,9 +18,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-
-import aiohttp
-from yarl import URL
+from typing import TYPE_CHECKING
 
 from hookpost.core.addresses import AddressPolicy, BlockRule, Verdict
 from hookpost.core.outcomes import ErrorClass, FailureCode, Outcome
@@ -35,6 +33,9 @@ from hookpost.delivery.resolver import (
     Lookup,
     is_own_listener,
 )
+
+if TYPE_CHECKING:
+    from hookpost.delivery.aiohttp_client import AiohttpTransport
 
 log = logging.getLogger("hookpost.delivery")
 MAX_STORED_HEADERS = 64
@@ -86,34 +87,17 @@ class Sender:
             own_listeners=own_listeners,
         )
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
-        self._session: aiohttp.ClientSession | None = None
+        self._aiohttp: AiohttpTransport | None = None
         self._http1: http1.Http1Client | None = None
-        if limits.http_client != "aiohttp":
+        if limits.http_client == "aiohttp":
+            # Imported only when chosen (see the module): the default never loads aiohttp.
+            from hookpost.delivery.aiohttp_client import AiohttpTransport  # noqa: PLC0415
+
+            self._aiohttp = AiohttpTransport(self._resolver, limits, self._ssl)
+        else:
             self._builtin()  # its TLS context is made now, outside any attempt's deadline
         self._parsed: dict[str, ParsedUrl | UrlProblem] = {}
         self._own: dict[tuple[str, int], bool] = {}
-        # One timeout object for every attempt (aiohttp only reads it).
-        self._timeout = aiohttp.ClientTimeout(
-            total=limits.request_timeout, sock_connect=limits.connect_timeout
-        )
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self.limits.max_connections,
-                use_dns_cache=False,  # every new connection is resolved and vetted afresh
-                resolver=self._resolver,
-                ssl=self._ssl,
-                enable_cleanup_closed=True,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                trust_env=False,  # proxy variables must not redirect webhooks
-                auto_decompress=False,  # a compressed answer is stored as sent, never inflated
-                cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("Accept-Encoding", "User-Agent"),
-            )
-        return self._session
 
     def _builtin(self) -> http1.Http1Client:
         if self._http1 is None:
@@ -127,8 +111,8 @@ class Sender:
         return self._http1
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._aiohttp is not None:
+            await self._aiohttp.close()
         if self._http1 is not None:
             await self._http1.close()
         if self._own_names is not None:
@@ -187,74 +171,25 @@ class Sender:
             return Outcome(
                 0, elapsed(), ErrorClass.BLOCKED, message, FailureCode.DESTINATION_BLOCKED
             )
-        if self.limits.http_client == "aiohttp":
-            return await self._send_aiohttp(method, parsed, headers, body, now=now, started=started)
         try:
-            answer = await self._builtin().request(
-                method,
-                parsed,
-                headers,
-                body,
-                deadline=self.limits.request_timeout - (time.monotonic() - started),
-            )
-        except Exception as exc:  # every failure must become an outcome
-            kind, code, message = classify(exc, self.limits)
-            return Outcome(0, elapsed(), kind, message, code)
-        return self._answered(
-            answer.status,
-            answer.headers,
-            answer.header,
-            answer.body,
-            duration_ms=elapsed(),
-            now=now,
-        )
-
-    async def _send_aiohttp(
-        self,
-        method: str,
-        parsed: ParsedUrl,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        now: datetime,
-        started: float,
-    ) -> Outcome:
-        def elapsed() -> int:
-            return int((time.monotonic() - started) * 1000)
-
-        try:
-            async with self._client().request(
-                method,
-                URL(parsed.url, encoded=True),
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                timeout=self._timeout,
-            ) as response:
-                content = await self._read_capped(response)
-                return self._answered(
-                    response.status,
-                    list(response.headers.items()),
-                    response.headers.get,
-                    content,
-                    duration_ms=elapsed(),
-                    now=now,
+            if self._aiohttp is not None:
+                status, all_headers, header, content = await self._aiohttp.request(
+                    method, parsed, headers, body
                 )
+            else:
+                answer = await self._builtin().request(
+                    method,
+                    parsed,
+                    headers,
+                    body,
+                    deadline=self.limits.request_timeout - (time.monotonic() - started),
+                )
+                status, all_headers, header = answer.status, answer.headers, answer.header
+                content = answer.body
         except Exception as exc:  # every failure must become an outcome
             kind, code, message = classify(exc, self.limits)
             return Outcome(0, elapsed(), kind, message, code)
-
-    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
-        """At most max_response_bytes of the body: an endless answer cannot exhaust memory."""
-        cap = self.limits.max_response_bytes
-        chunks, size = [], 0
-        while size < cap:
-            chunk = await response.content.read(cap - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
+        return self._answered(status, all_headers, header, content, duration_ms=elapsed(), now=now)
 
     def _answered(
         self,
@@ -323,12 +258,6 @@ def classify(exc: BaseException, limits: SenderLimits) -> tuple[ErrorClass, Fail
         return _classify_builtin(exc, limits)
     if isinstance(exc, DnsTimeout):
         return ErrorClass.DNS, FailureCode.DNS_TIMEOUT, str(exc)
-    return _classify_aiohttp(exc, limits)
-
-
-def _classify_aiohttp(
-    exc: BaseException, limits: SenderLimits
-) -> tuple[ErrorClass, FailureCode, str]:
     cause = exc.__cause__ if exc.__cause__ is not None else getattr(exc, "os_error", None)
     if isinstance(cause, DestinationBlocked) or isinstance(exc, DestinationBlocked):
         blocked = cause if isinstance(cause, DestinationBlocked) else exc
@@ -340,55 +269,25 @@ def _classify_aiohttp(
         )
     if isinstance(cause, DnsTimeout):
         return ErrorClass.DNS, FailureCode.DNS_TIMEOUT, str(cause)
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return (
-            ErrorClass.DNS,
-            FailureCode.DNS_UNRESOLVED,
-            f"the host name could not be resolved ({_reason(exc)})",
-        )
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        return ErrorClass.TLS, FailureCode.TLS_FAILED, f"TLS failed: {_reason(exc)}"
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return (
-            ErrorClass.TIMEOUT,
-            FailureCode.CONNECT_TIMEOUT,
-            f"connecting took longer than {limits.connect_timeout:g}s",
-        )
-    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+    if limits.http_client == "aiohttp":
+        from hookpost.delivery import aiohttp_client  # noqa: PLC0415 - loaded when chosen
+
+        found = aiohttp_client.classify(exc, limits, _reason)
+        if found is not None:
+            return found
+    if isinstance(exc, TimeoutError):
         return (
             ErrorClass.TIMEOUT,
             FailureCode.RESPONSE_TIMEOUT,
             f"no complete answer within {limits.request_timeout:g}s",
         )
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        if exc.errno == errno.ECONNREFUSED:
-            return (
-                ErrorClass.REFUSED,
-                FailureCode.CONNECTION_REFUSED,
-                f"connection refused by {exc.host}:{exc.port}",
-            )
-        return ErrorClass.NETWORK, FailureCode.CONNECT_FAILED, f"could not connect: {_reason(exc)}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return (
-            ErrorClass.DISCONNECTED,
-            FailureCode.SERVER_DISCONNECTED,
-            "the server closed the connection without answering",
-        )
-    if isinstance(exc, aiohttp.ClientConnectionResetError) or (
-        isinstance(exc, OSError) and exc.errno == errno.ECONNRESET
-    ):
+    if isinstance(exc, OSError) and exc.errno == errno.ECONNRESET:
         return (
             ErrorClass.RESET,
             FailureCode.CONNECTION_RESET,
             "the connection was reset by the server",
         )
-    if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
-        return (
-            ErrorClass.INVALID_RESPONSE,
-            FailureCode.INVALID_HTTP,
-            f"the answer was not valid HTTP: {_reason(exc)}",
-        )
-    if isinstance(exc, aiohttp.ClientError | OSError):
+    if isinstance(exc, OSError):
         return ErrorClass.NETWORK, FailureCode.NETWORK_ERROR, f"network error: {_reason(exc)}"
     log.exception("unexpected error while sending a webhook", exc_info=exc)
     return (

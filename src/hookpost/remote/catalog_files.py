@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hookpost.remote.connection import RemoteError
 
 
@@ -19,6 +17,8 @@ def read_document(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RemoteError(f"cannot read {path}: {exc}") from None
+    import yaml  # noqa: PLC0415 - only the catalog commands need it, not every process
+
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
@@ -36,5 +36,7 @@ def is_openapi(document: Any) -> bool:
 def render(document: Any, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    import yaml  # noqa: PLC0415 - see read_document
+
     text: str = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     return text

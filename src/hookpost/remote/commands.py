@@ -25,7 +25,6 @@ from hookpost.core.event_catalog import (
 from hookpost.core.fields import EventTypeFields
 from hookpost.remote.catalog_files import is_openapi, read_document, render
 from hookpost.remote.connection import DEFAULT_SERVER, Connection, RemoteError, call, pages
-from hookpost.remote.listen import Listener, new_secret
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -301,6 +300,10 @@ def listen(
     token: Token = None,
 ) -> None:
     """Forward an application's messages, re-signed with a local secret, to a local URL."""
+    # Imported here: the listener needs httpx and the receiver library, which no other
+    # command (`serve` least of all) should carry.
+    from hookpost.remote.listen import Listener, new_secret  # noqa: PLC0415
+
     connection = _connect(server, token)
     key = secret or new_secret()
     listener = Listener(

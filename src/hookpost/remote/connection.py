@@ -10,10 +10,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
+# httpx is imported where a request is made, not here: every `hookpost` command (`serve`
+# included) imports this module to register the remote commands, and httpx costs a server
+# process megabytes it never uses.
 DEFAULT_SERVER = "http://127.0.0.1:8071"
 USER_AGENT = "hookpost-cli"
 
@@ -68,6 +72,8 @@ class Connection:
         return cls(str(server or DEFAULT_SERVER).rstrip("/"), str(key))
 
     def client(self, timeout: float | None = 30.0) -> httpx.Client:
+        import httpx  # noqa: PLC0415 - see the module's imports
+
         return httpx.Client(
             base_url=self.server_url,
             headers={"authorization": f"Bearer {self.token}", "user-agent": USER_AGENT},
@@ -92,6 +98,8 @@ def checked(response: httpx.Response) -> Any:
 
 
 def call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
+    import httpx  # noqa: PLC0415 - see the module's imports
+
     try:
         return checked(client.request(method, path, **kwargs))
     except httpx.TransportError as exc:

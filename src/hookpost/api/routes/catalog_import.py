@@ -6,7 +6,6 @@ or JSON text), `dryRun`, `replaceAll`.
 
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, Response
 
 from hookpost.api.deps import OrgId, Svc
@@ -31,6 +30,8 @@ def _document(body: ImportOpenApiIn) -> Any:
         raise InvalidInput.at(("body",), "spec_exactly_one")
     if body.spec is not None:
         return body.spec
+    import yaml  # noqa: PLC0415 - a rare request; a server process need not carry PyYAML
+
     try:
         # safe_load builds plain data only (no tags that run code); JSON is valid YAML.
         return yaml.safe_load(body.spec_raw or "")

@@ -200,6 +200,13 @@ def _rows(name: str, c: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _settings(settings: dict[str, str] | None) -> str:
+    """The BENCH_HOOKPOST_ENV settings the run gave hookpost, when it gave any."""
+    if not settings:
+        return ""
+    return "Settings: " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) + ". "
+
+
 def markdown(results: dict[str, Any]) -> str:
     m, c = results.get("machine", {}), results.get("ceilings", {})
     lines = [
@@ -208,7 +215,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('ram_gb')} GB RAM; "
         f"Python {m.get('python')}, SQLite {m.get('sqlite')}, PostgreSQL {m.get('postgresql')}. "
         f"Code: {_code(results.get('code', {}))}. "
-        f"Load average before/after: {results.get('load_before')} / {results.get('load_after')}. "
+        + _settings(results.get("code", {}).get("settings"))
+        + f"Load average before/after: {results.get('load_before')} / {results.get('load_after')}. "
         f"Run took {results.get('seconds', 0):.0f} s"
         + (" with py-spy attached (figures are perturbed)." if results.get("profiled") else "."),
         _cpu_line(results.get("cpu_during_run")),

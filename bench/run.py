@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         code_path, results["code"] = snapshot.take(folder, args.code)
+        results["code"]["settings"] = scenario.extra_settings()
         hookpost_proc.CODE_PATH = str(code_path)
         receiver, publisher = Receiver(), Publisher()
         say(f"ceilings ({', '.join(backends)})")

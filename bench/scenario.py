@@ -4,6 +4,7 @@ the deployment under test through every phase; a failing phase is recorded, not 
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,14 @@ OPTIONAL_CONFIGS = (
 )
 
 
+def extra_settings() -> dict[str, str]:
+    """HOOKPOST_* settings for every hookpost process of the run, from BENCH_HOOKPOST_ENV
+    ("NAME=value NAME=value"): an experiment on one setting without editing the benchmark
+    (the processes get no HOOKPOST_* variable of the caller's environment otherwise)."""
+    pairs = [item.split("=", 1) for item in os.environ.get("BENCH_HOOKPOST_ENV", "").split()]
+    return {name: value for name, value in pairs if name.startswith("HOOKPOST_")}
+
+
 def _attempt(results: dict[str, Any], key: str, phase: Callable[[], dict[str, Any]]) -> None:
     try:
         results[key] = phase()
@@ -74,7 +83,7 @@ def run(
         if config.backend == "sqlite"
         else databases.create_postgres(config.name.replace("-", "_"))
     )
-    env = {"HOOKPOST_RETRY_SCHEDULE": sizes.retry_schedule}
+    env = {"HOOKPOST_RETRY_SCHEDULE": sizes.retry_schedule, **extra_settings()}
     if config.http_client:
         env["HOOKPOST_HTTP_CLIENT"] = config.http_client
     port = receiver.listen()

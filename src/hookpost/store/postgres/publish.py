@@ -43,9 +43,19 @@ CROSS JOIN LATERAL (
     SELECT * FROM messages WHERE org_id = $1 AND idempotency_key = k.key LIMIT 1
 ) AS m
 """  # noqa: S608
+# Expired keys, released: the same one probe per key as _MESSAGES_BY_KEY (as
+# `idempotency_key = ANY($2)` it risked the same read of the whole organization), then each
+# message found updated by its primary key.
 _FORGET_KEYS = """
-UPDATE messages SET idempotency_key = NULL
-WHERE org_id = $1 AND idempotency_key = ANY($2::varchar[]) AND created_at < $3
+UPDATE messages AS t SET idempotency_key = NULL
+FROM (
+    SELECT m.id FROM unnest($2::varchar[]) AS k(key)
+    CROSS JOIN LATERAL (
+        SELECT id FROM messages
+        WHERE org_id = $1 AND idempotency_key = k.key AND created_at < $3 LIMIT 1
+    ) AS m
+) AS expired
+WHERE t.id = expired.id
 """
 _EVENT_IDS_TAKEN = """
 SELECT app_id, event_id FROM messages

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import databases, hookpost_proc, phases, procs, snapshot
+from bench import databases, hookpost_proc, phases, procs, scenario, snapshot
 from bench.hookpost_proc import Deployment
 from bench.phases import Stage
 from bench.profiling import Profiler
@@ -40,7 +40,7 @@ def _one(
     )
     hookpost_proc.CODE_PATH = str(code)
     port = receiver.listen()
-    api = Deployment(name, url, folder, kind="api").start()
+    api = Deployment(name, url, folder, kind="api", env=scenario.extra_settings()).start()
     try:
         stage = Stage(name, api, receiver, port, publisher, Sizes(), Profiler(None))
         result = phases.publish_only(stage)

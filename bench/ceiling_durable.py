@@ -1,5 +1,9 @@
 """Ceiling (b): the simplest honest durable delivery loop straight on the drivers (no
 hookpost code): claim 50, sign, POST, record attempts and finish in one transaction.
+
+It POSTs with ceiling (a2)'s minimal HTTP/1.1 client (`minimal_http.py`). Until 2026-12-02 it
+sent with aiohttp, which made it slower than hookpost's own drain once the sender stopped
+using aiohttp (drains above 100 % of b): a ceiling must not carry a cost hookpost no longer pays.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import uuid
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
-
-import aiohttp
+from urllib.parse import urlsplit
 
 from bench.databases import asyncpg_dsn, sqlite_path
+from bench.minimal_http import MinimalClient
 from bench.procs import Remote, answer
 from bench.wire import SECRET, payload_bytes, webhook_headers
 
@@ -182,21 +186,24 @@ def sign(secret: str, msg_id: str, stamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-async def _send(session: aiohttp.ClientSession, token: str, row: Claimed) -> Result:
+async def _send(client: MinimalClient, token: str, row: Claimed) -> Result:
     delivery_id, msg_id, body, url, secret = row
     stamp = int(time.time())
     headers = webhook_headers(msg_id, stamp, sign(secret, msg_id, stamp, body))
     started = time.perf_counter()
-    async with session.post(url, data=body, headers=headers) as response:
-        text = await response.text()
-        status = response.status
+    status, answer = await client.post(urlsplit(url).path, headers, body)
+    text = answer.decode("utf-8", errors="replace")
     return delivery_id, token, status, text, int((time.perf_counter() - started) * 1000)
 
 
-async def _drain(queue: Queue, total: int, lanes: int, batch: int) -> dict[str, Any]:
+async def _drain(queue: Queue, total: int, lanes: int, batch: int, target: str) -> dict[str, Any]:
     delivered = 0
-    connector = aiohttp.TCPConnector(limit=lanes * batch * 2)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    where = urlsplit(target)
+    host, port = where.hostname, where.port
+    assert host is not None, target
+    assert port is not None, target
+    client = MinimalClient(host, port)  # every endpoint of the run is there
+    try:
 
         async def lane() -> None:
             nonlocal delivered
@@ -204,13 +211,15 @@ async def _drain(queue: Queue, total: int, lanes: int, batch: int) -> dict[str, 
                 token, rows = await queue.claim(batch)
                 if not rows:
                     return
-                results = await asyncio.gather(*(_send(session, token, r) for r in rows))
+                results = await asyncio.gather(*(_send(client, token, r) for r in rows))
                 await queue.record(results)
                 delivered += sum(1 for r in results if r[2] == 200)
 
         started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(lane() for _ in range(lanes)))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        client.close()
     return {
         "delivered": delivered,
         "expected": total,
@@ -225,7 +234,7 @@ async def _measure(backend: str, db_url: str, target: str, count: int, lanes: in
     queue = await opener(db_url)
     try:
         await queue.create(count, target)
-        return await _drain(queue, count, lanes, 50)
+        return await _drain(queue, count, lanes, 50, target)
     finally:
         await queue.close()
 

@@ -9,6 +9,7 @@ capacity: before the scheduler, they waited for A's attempts to time out.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,6 +121,26 @@ def test_hanging_and_failing_endpoints_of_one_customer_do_not_delay_another(
     assert not held & {msg_id for _, msg_id in receiver.answered}
 
 
+async def _post(client: httpx.AsyncClient, path: str, body: dict[str, object]) -> httpx.Response:
+    """POST as the SDKs do: with an idempotency key, sent again after a transport error. A
+    loaded machine can stall the server past its keep-alive timeout, which then closes a
+    connection the client has just sent a request on (httpx.ReadError, seen once in CI's
+    full run); the same key makes the repeat safe (one object, one answer)."""
+    headers = {"idempotency-key": f"test-{uuid.uuid4().hex}"}
+    for attempt in range(5):
+        try:
+            answer = await client.post(path, json=body, headers=headers)
+        except httpx.TransportError:
+            if attempt == 4:
+                raise
+            continue
+        conflict = answer.status_code == 409 and "idempotency" in answer.text
+        if not conflict or attempt == 4:  # 409: the first send is still being answered
+            return answer
+        await asyncio.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 async def _many_hanging_apps(base_url: str, receiver_url: str, count: int) -> list[str]:
     """`count` applications with one hanging endpoint and one message each; the message ids."""
     headers = {"authorization": f"Bearer {TOKEN}"}
@@ -128,15 +149,16 @@ async def _many_hanging_apps(base_url: str, receiver_url: str, count: int) -> li
 
         async def one(n: int) -> str:
             async with limit:
-                app = await client.post("/api/v1/app", json={"name": f"dead-{n}"})
+                app = await _post(client, "/api/v1/app", {"name": f"dead-{n}"})
                 app_id = app.json()["id"]
-                made = await client.post(
-                    f"/api/v1/app/{app_id}/endpoint", json={"url": f"{receiver_url}/hang/{n}"}
+                made = await _post(
+                    client, f"/api/v1/app/{app_id}/endpoint", {"url": f"{receiver_url}/hang/{n}"}
                 )
                 assert made.status_code == 201, made.text
-                sent = await client.post(
+                sent = await _post(
+                    client,
                     f"/api/v1/app/{app_id}/msg",
-                    json={"eventType": "invoice.paid", "payload": {"n": n}},
+                    {"eventType": "invoice.paid", "payload": {"n": n}},
                 )
                 assert sent.status_code == 202, sent.text
                 return str(sent.json()["id"])

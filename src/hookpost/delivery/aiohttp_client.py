@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from hookpost.core.outcomes import ErrorClass, FailureCode
+from hookpost.core.outcomes import FailureCode
 from hookpost.core.urls import ParsedUrl
 from hookpost.delivery.resolver import GuardedResolver
 
@@ -128,62 +128,28 @@ class AiohttpTransport:
             await self._session.close()
 
 
-Reason = Callable[[BaseException], str]
-
-
-def classify(
-    exc: BaseException, limits: Limits, reason: Reason
-) -> tuple[ErrorClass, FailureCode, str] | None:
-    """aiohttp's own failures, with the codes and sentences the builtin transport's get;
-    None for anything that is not one of them (the sender's generic rules apply)."""
+def failure_code(exc: BaseException) -> FailureCode | None:
+    """aiohttp's own failures, as the codes the builtin transport's get (their wording is
+    `delivery.failures`'); None for anything else (the sender's generic rules apply)."""
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return (
-            ErrorClass.DNS,
-            FailureCode.DNS_UNRESOLVED,
-            f"the host name could not be resolved ({reason(exc)})",
-        )
+        return FailureCode.DNS_UNRESOLVED
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        return ErrorClass.TLS, FailureCode.TLS_FAILED, f"TLS failed: {reason(exc)}"
+        return FailureCode.TLS_FAILED
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return (
-            ErrorClass.TIMEOUT,
-            FailureCode.CONNECT_TIMEOUT,
-            f"connecting took longer than {limits.connect_timeout:g}s",
-        )
+        return FailureCode.CONNECT_TIMEOUT
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
-        return (
-            ErrorClass.TIMEOUT,
-            FailureCode.RESPONSE_TIMEOUT,
-            f"no complete answer within {limits.request_timeout:g}s",
-        )
+        return FailureCode.RESPONSE_TIMEOUT
     if isinstance(exc, aiohttp.ClientConnectorError):
-        if exc.errno == errno.ECONNREFUSED:
-            return (
-                ErrorClass.REFUSED,
-                FailureCode.CONNECTION_REFUSED,
-                f"connection refused by {exc.host}:{exc.port}",
-            )
-        return ErrorClass.NETWORK, FailureCode.CONNECT_FAILED, f"could not connect: {reason(exc)}"
+        refused = exc.errno == errno.ECONNREFUSED
+        return FailureCode.CONNECTION_REFUSED if refused else FailureCode.CONNECT_FAILED
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return (
-            ErrorClass.DISCONNECTED,
-            FailureCode.SERVER_DISCONNECTED,
-            "the server closed the connection without answering",
-        )
+        return FailureCode.SERVER_DISCONNECTED
     if isinstance(exc, aiohttp.ClientConnectionResetError) or (
         isinstance(exc, OSError) and exc.errno == errno.ECONNRESET
     ):
-        return (
-            ErrorClass.RESET,
-            FailureCode.CONNECTION_RESET,
-            "the connection was reset by the server",
-        )
+        return FailureCode.CONNECTION_RESET
     if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
-        return (
-            ErrorClass.INVALID_RESPONSE,
-            FailureCode.INVALID_HTTP,
-            f"the answer was not valid HTTP: {reason(exc)}",
-        )
+        return FailureCode.INVALID_HTTP
     if isinstance(exc, aiohttp.ClientError):
-        return ErrorClass.NETWORK, FailureCode.NETWORK_ERROR, f"network error: {reason(exc)}"
+        return FailureCode.NETWORK_ERROR
     return None

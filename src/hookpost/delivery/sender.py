@@ -26,6 +26,7 @@ from hookpost.core.status_codes import describe
 from hookpost.core.urls import ParsedUrl, UrlProblem, parse_endpoint_url
 from hookpost.delivery import http1
 from hookpost.delivery.dns import NameResolver
+from hookpost.delivery.failures import Failure, failure
 from hookpost.delivery.resolver import (
     DestinationBlocked,
     DnsTimeout,
@@ -251,11 +252,13 @@ def blocked_message(verdict: Verdict, host: str | None = None) -> str:
     return f"destination not allowed ({verdict.rule}): {where}{verdict.explanation}"
 
 
-def classify(exc: BaseException, limits: SenderLimits) -> tuple[ErrorClass, FailureCode, str]:
+def classify(exc: BaseException, limits: SenderLimits) -> Failure:
     """Map any client-side failure to an error class, the specific failure's code and a
     sentence a customer understands."""
     if isinstance(exc, http1.TransportError):
-        return _classify_builtin(exc, limits)
+        if isinstance(exc, http1.NameNotResolved):
+            return failure(FailureCode.DNS_UNRESOLVED, exc, limits, reason=str(exc))
+        return failure(_builtin_code(exc), exc, limits)
     if isinstance(exc, DnsTimeout):
         return ErrorClass.DNS, FailureCode.DNS_TIMEOUT, str(exc)
     cause = exc.__cause__ if exc.__cause__ is not None else getattr(exc, "os_error", None)
@@ -272,23 +275,16 @@ def classify(exc: BaseException, limits: SenderLimits) -> tuple[ErrorClass, Fail
     if limits.http_client == "aiohttp":
         from hookpost.delivery import aiohttp_client  # noqa: PLC0415 - loaded when chosen
 
-        found = aiohttp_client.classify(exc, limits, _reason)
-        if found is not None:
-            return found
+        code = aiohttp_client.failure_code(exc)
+        if code is not None:
+            return failure(code, exc, limits)
     if isinstance(exc, TimeoutError):
-        return (
-            ErrorClass.TIMEOUT,
-            FailureCode.RESPONSE_TIMEOUT,
-            f"no complete answer within {limits.request_timeout:g}s",
-        )
-    if isinstance(exc, OSError) and exc.errno == errno.ECONNRESET:
-        return (
-            ErrorClass.RESET,
-            FailureCode.CONNECTION_RESET,
-            "the connection was reset by the server",
-        )
+        return failure(FailureCode.RESPONSE_TIMEOUT, exc, limits)
     if isinstance(exc, OSError):
-        return ErrorClass.NETWORK, FailureCode.NETWORK_ERROR, f"network error: {_reason(exc)}"
+        reset = exc.errno == errno.ECONNRESET
+        return failure(
+            FailureCode.CONNECTION_RESET if reset else FailureCode.NETWORK_ERROR, exc, limits
+        )
     log.exception("unexpected error while sending a webhook", exc_info=exc)
     return (
         ErrorClass.NETWORK,
@@ -297,59 +293,22 @@ def classify(exc: BaseException, limits: SenderLimits) -> tuple[ErrorClass, Fail
     )
 
 
-def _classify_builtin(
-    exc: http1.TransportError, limits: SenderLimits
-) -> tuple[ErrorClass, FailureCode, str]:
-    """The builtin transport's failures, with the codes and sentences aiohttp's got."""
-    if isinstance(exc, http1.NameNotResolved):
-        return (
-            ErrorClass.DNS,
-            FailureCode.DNS_UNRESOLVED,
-            f"the host name could not be resolved ({exc})",
-        )
+def _builtin_code(exc: http1.TransportError) -> FailureCode:
+    """The builtin transport's failures, with the codes aiohttp's got."""
     if isinstance(exc, http1.TlsFailed):
-        return ErrorClass.TLS, FailureCode.TLS_FAILED, f"TLS failed: {_reason(exc)}"
+        return FailureCode.TLS_FAILED
     if isinstance(exc, http1.ConnectTimeout):
-        return (
-            ErrorClass.TIMEOUT,
-            FailureCode.CONNECT_TIMEOUT,
-            f"connecting took longer than {limits.connect_timeout:g}s",
-        )
+        return FailureCode.CONNECT_TIMEOUT
     if isinstance(exc, http1.ResponseTimeout):
-        return (
-            ErrorClass.TIMEOUT,
-            FailureCode.RESPONSE_TIMEOUT,
-            f"no complete answer within {limits.request_timeout:g}s",
-        )
+        return FailureCode.RESPONSE_TIMEOUT
     if isinstance(exc, http1.ConnectFailed):
         if exc.errno == errno.ECONNREFUSED:
-            return (
-                ErrorClass.REFUSED,
-                FailureCode.CONNECTION_REFUSED,
-                f"connection refused by {exc.host}:{exc.port}",
-            )
-        return ErrorClass.NETWORK, FailureCode.CONNECT_FAILED, f"could not connect: {_reason(exc)}"
+            return FailureCode.CONNECTION_REFUSED
+        return FailureCode.CONNECT_FAILED
     if isinstance(exc, http1.Disconnected):
-        return (
-            ErrorClass.DISCONNECTED,
-            FailureCode.SERVER_DISCONNECTED,
-            "the server closed the connection without answering",
-        )
+        return FailureCode.SERVER_DISCONNECTED
     if isinstance(exc, http1.Reset):
-        return (
-            ErrorClass.RESET,
-            FailureCode.CONNECTION_RESET,
-            "the connection was reset by the server",
-        )
+        return FailureCode.CONNECTION_RESET
     if isinstance(exc, http1.InvalidResponse):
-        return (
-            ErrorClass.INVALID_RESPONSE,
-            FailureCode.INVALID_HTTP,
-            f"the answer was not valid HTTP: {_reason(exc)}",
-        )
-    return ErrorClass.NETWORK, FailureCode.NETWORK_ERROR, f"network error: {_reason(exc)}"
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+        return FailureCode.INVALID_HTTP
+    return FailureCode.NETWORK_ERROR

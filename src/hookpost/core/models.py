@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 
@@ -201,6 +201,10 @@ class Claim:
 # room for endpoints passed over because nothing of theirs is due yet, their share is used up
 # or their throttle turn has not come.
 CLAIM_WINDOW = 4
+# A claim may take due work oldest-first (instead of walking the endpoints, see ClaimShares)
+# only while nothing due has waited longer than this: past it the queue is behind, and
+# every endpoint is served in turn however old another's work is.
+OLDEST_FIRST_WITHIN = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,15 @@ class ClaimShares:
     and room, and takes each one's earliest due deliveries round-robin: every endpoint's first,
     then every endpoint's second, and so on. Due work is served fairly across endpoints,
     never oldest-first globally behind one tenant's backlog.
+
+    The walk costs a few index seeks per endpoint, so a claim first reads the `size` oldest
+    due deliveries (one range). They are the claim, and the walk is skipped, when they are
+    all that is due (the walk would take them all, each endpoint within its share), or when
+    they belong to `size` different endpoints with room and no pacing and none has waited
+    longer than OLDEST_FIRST_WITHIN (the walk would take one of each of `size` endpoints;
+    these are the ones waiting longest, and no one waits long). Otherwise (an endpoint's
+    backlog fills them, an endpoint is at its limit, or the queue is behind) the claim walks,
+    and the next claims walk straight away for a while (store/queue.py OldestFirst).
 
     A `listed` claim visits no other endpoints than those `rooms` names (with room): the
     worker's trusted endpoints, while endpoints on probation may start nothing more; one

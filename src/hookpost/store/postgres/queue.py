@@ -17,6 +17,7 @@ from hookpost.core.outcomes import AttemptRecord
 from hookpost.store import queue_sql
 from hookpost.store.driver_sql import array_parameters, column_list, column_names, columns_of
 from hookpost.store.queue import (
+    OLDEST_FIRST_WITHIN_US,
     QueueBase,
     attempt_row,
     disabling,
@@ -28,11 +29,12 @@ from hookpost.store.queue import (
 from hookpost.store.queue_sql import PENDING
 from hookpost.store.schema import attempts, endpoints, messages
 
-# Take and load what `chosen` names ($1 now, $2 size, $3 lease end, $4 token).
-_TAKE = f"""
+# What `chosen` names, each endpoint's earliest due deliveries within its room and share
+# ($1 now, $2 size).
+_BY_ENDPOINT = f"""
 quota AS (
     SELECT GREATEST(1, CEIL(2.0 * $2 / GREATEST(count(*), 1)))::integer AS per FROM chosen
-), candidates AS MATERIALIZED (
+), by_endpoint AS MATERIALIZED (
     SELECT c.id, c.next_attempt_at,
         row_number() OVER (PARTITION BY chosen.endpoint_id ORDER BY c.next_attempt_at, c.id)
             AS turn
@@ -43,7 +45,10 @@ quota AS (
         ORDER BY d.next_attempt_at
         LIMIT LEAST(chosen.room, quota.per)
     ) AS c
-), due AS MATERIALIZED (
+)"""  # noqa: S608
+# Lease `candidates`, round-robin, $2 at most ($1 now, $3 lease end, $4 token).
+_LEASE = f"""
+due AS MATERIALIZED (
     SELECT d.id, pick.turn, pick.next_attempt_at FROM deliveries AS d
     JOIN (SELECT * FROM candidates ORDER BY turn, next_attempt_at, id LIMIT $2) AS pick
         ON pick.id = d.id
@@ -57,8 +62,9 @@ quota AS (
 )
 """  # noqa: S608
 _LOAD = f"""
-SELECT stop.walked_to, stop.walk_cut, loaded.* FROM (
-    SELECT {{walked_to}} AS walked_to, {{walk_cut}} AS walk_cut
+SELECT stop.walked_to, stop.walk_cut, stop.oldest_taken, loaded.* FROM (
+    SELECT {{walked_to}} AS walked_to, {{walk_cut}} AS walk_cut,
+        {{oldest_taken}} AS oldest_taken
 ) AS stop LEFT JOIN LATERAL (
     SELECT claimed.id, claimed.trigger, claimed.attempts, a.uid AS app_uid,
         due.turn AS claim_turn, due.next_attempt_at AS claim_due,
@@ -74,63 +80,116 @@ ORDER BY loaded.claim_turn, loaded.claim_due, loaded.id
 """  # noqa: S608
 _WALKED_TO = "COALESCE((SELECT endpoint_id FROM walked ORDER BY step DESC LIMIT 1), $10)"
 
-# Claim and load in one statement (see ClaimShares). `walk` visits the endpoints with pending
-# work in turn, one index seek each (ix_deliveries_endpoint_due), from the endpoint the last
-# claim stopped at ($10; past the last endpoint it wraps around to the first, up to $10):
-# at most $6 endpoints, until $2 of them have due work and room (not in $5, the endpoints at
-# their limit, and not paced to a later turn or holding off after a Retry-After, see
-# store/pacing.py). Each chosen endpoint's earliest due deliveries (its room: $7, or as $8/$9
-# name it; at most `per`) are taken round-robin, first of each, then second of each, $2 in
-# all; rows another worker holds are skipped. The rows are leased and returned with their
-# message, endpoint and application uid, labelled as queue._claims reads them, and every row
-# carries `walked_to`, where the next claim's walk starts (one row of NULLs when nothing was
-# claimed), in the order taken. CTEs are materialised so each LIMIT is evaluated once.
+
+def _paced(endpoint_id: str) -> str:
+    """True while the endpoint is paced to a later turn or holds off after a Retry-After
+    (store/pacing.py): one probe of a small table."""
+    return f"""EXISTS (
+        SELECT 1 FROM endpoint_pacing AS p WHERE p.endpoint_id = {endpoint_id} AND p.not_before > $1
+    )"""  # noqa: S608
+
+
+def _takes(walked: str) -> str:
+    """1 when the endpoint a walk step found (`walked`: its earliest pending delivery) has
+    due work and may take it: not at its limit ($5) nor paced; else 0."""
+    return f"""CASE WHEN {walked}.next_attempt_at <= $1
+        AND {walked}.endpoint_id <> ALL($5::varchar[])
+        AND NOT {_paced(f"{walked}.endpoint_id")} THEN 1 ELSE 0 END"""
+
+
+# Claim and load in one statement (see ClaimShares). First the $2 oldest due deliveries
+# (one range of ix_deliveries_due; not when $11 is false), locked as they are read so that
+# another worker's claim at the same moment reads the next ones instead of the same ones
+# (which it could then not lock, and come back empty): when they are all there is, or
+# belong to $2 different endpoints none of which is at its limit ($5) or paced to a later
+# turn (store/pacing.py) and none due before $12, they are the claim (`plain`), at a
+# fraction of the walk's cost when endpoints hold one due delivery each (a fan-out).
+# Otherwise (one endpoint's backlog fills them, say) the claim walks: `walk` visits the
+# endpoints with pending work in turn, one index seek each (ix_deliveries_endpoint_due),
+# from the endpoint the last claim stopped at ($10; past the last endpoint it wraps around
+# to the first, up to $10): at most $6 endpoints, until $2 of them have due work and room
+# (_takes). Each chosen endpoint's earliest due deliveries (its room: $7, or as $8/$9 name
+# it; at most `per`) are taken round-robin, first of each, then second of each, $2 in all.
+# Rows another worker holds are skipped. The rows are leased and returned with their
+# message, endpoint and application uid, labelled as queue._claims reads them, and every
+# row carries `walked_to`, where the next claim's walk starts, and whether the oldest were
+# the claim (one row of NULLs when nothing was claimed), in the order taken. CTEs are
+# materialised so each LIMIT is evaluated once.
 CLAIM_AND_LOAD = f"""
-WITH RECURSIVE walk(endpoint_id, due_at, wrapped, step, found) AS (
-    SELECT first.endpoint_id, first.next_attempt_at, first.wrapped, 1,
-        CASE WHEN first.next_attempt_at <= $1 AND first.endpoint_id <> ALL($5::varchar[])
-            THEN 1 ELSE 0 END
+WITH RECURSIVE oldest AS MATERIALIZED (
+    SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries AS d
+    WHERE $11 AND d.state = {PENDING} AND d.next_attempt_at <= $1
+    ORDER BY d.next_attempt_at LIMIT $2
+    FOR UPDATE OF d SKIP LOCKED
+), ranked AS MATERIALIZED (
+    SELECT o.id, o.endpoint_id, o.next_attempt_at, COALESCE(r.room, $7) AS room,
+        row_number() OVER (PARTITION BY o.endpoint_id ORDER BY o.next_attempt_at, o.id)
+            AS turn,
+        o.endpoint_id = ANY($5::varchar[]) OR {_paced("o.endpoint_id")} AS barred
+    FROM oldest AS o
+    LEFT JOIN unnest($8::varchar[], $9::integer[]) AS r(endpoint_id, room)
+        ON r.endpoint_id = o.endpoint_id
+), plain AS MATERIALIZED (
+    SELECT $11 AND (count(*) < $2
+            OR bool_and(NOT barred AND turn = 1) AND min(next_attempt_at) >= $12) AS taken,
+        GREATEST(1, CEIL(2.0 * $2 / GREATEST(
+            count(DISTINCT endpoint_id) FILTER (WHERE NOT barred), 1)))::integer AS per
+    FROM ranked
+), walk(endpoint_id, wrapped, step, found, takes) AS (
+    SELECT first.endpoint_id, first.wrapped, 1, first.takes, first.takes
     FROM (
-        (SELECT endpoint_id, next_attempt_at, false AS wrapped FROM deliveries
-            WHERE state = {PENDING} AND endpoint_id > $10
-            ORDER BY endpoint_id, next_attempt_at LIMIT 1)
-        UNION ALL
-        (SELECT endpoint_id, next_attempt_at, true FROM deliveries
-            WHERE state = {PENDING} AND endpoint_id <= $10
-            ORDER BY endpoint_id, next_attempt_at LIMIT 1)
-        LIMIT 1
+        SELECT *, {_takes("f")} AS takes FROM (
+            (SELECT endpoint_id, next_attempt_at, false AS wrapped FROM deliveries
+                WHERE state = {PENDING} AND endpoint_id > $10
+                ORDER BY endpoint_id, next_attempt_at LIMIT 1)
+            UNION ALL
+            (SELECT endpoint_id, next_attempt_at, true FROM deliveries
+                WHERE state = {PENDING} AND endpoint_id <= $10
+                ORDER BY endpoint_id, next_attempt_at LIMIT 1)
+            LIMIT 1
+        ) AS f
     ) AS first
+    WHERE NOT (SELECT taken FROM plain)
     UNION ALL
-    SELECT next.endpoint_id, next.next_attempt_at, next.wrapped, walk.step + 1,
-        walk.found + CASE WHEN next.next_attempt_at <= $1
-            AND next.endpoint_id <> ALL($5::varchar[]) THEN 1 ELSE 0 END
+    SELECT next.endpoint_id, next.wrapped, walk.step + 1, walk.found + next.takes, next.takes
     FROM walk CROSS JOIN LATERAL (
-        (SELECT d.endpoint_id, d.next_attempt_at, walk.wrapped AS wrapped FROM deliveries AS d
-            WHERE d.state = {PENDING} AND d.endpoint_id > walk.endpoint_id
-                AND (NOT walk.wrapped OR d.endpoint_id <= $10)
-            ORDER BY d.endpoint_id, d.next_attempt_at LIMIT 1)
-        UNION ALL
-        (SELECT d.endpoint_id, d.next_attempt_at, true FROM deliveries AS d
-            WHERE NOT walk.wrapped AND $10 <> '' AND d.state = {PENDING}
-                AND d.endpoint_id <= $10
-            ORDER BY d.endpoint_id, d.next_attempt_at LIMIT 1)
-        LIMIT 1
+        SELECT *, {_takes("n")} AS takes FROM (
+            (SELECT d.endpoint_id, d.next_attempt_at, walk.wrapped AS wrapped
+                FROM deliveries AS d
+                WHERE d.state = {PENDING} AND d.endpoint_id > walk.endpoint_id
+                    AND (NOT walk.wrapped OR d.endpoint_id <= $10)
+                ORDER BY d.endpoint_id, d.next_attempt_at LIMIT 1)
+            UNION ALL
+            (SELECT d.endpoint_id, d.next_attempt_at, true FROM deliveries AS d
+                WHERE NOT walk.wrapped AND $10 <> '' AND d.state = {PENDING}
+                    AND d.endpoint_id <= $10
+                ORDER BY d.endpoint_id, d.next_attempt_at LIMIT 1)
+            LIMIT 1
+        ) AS n
     ) AS next
     WHERE walk.step < $6 AND walk.found < $2
 ), walked AS MATERIALIZED (
-    SELECT endpoint_id, due_at, step FROM walk
+    SELECT endpoint_id, step, takes FROM walk
 ), chosen AS MATERIALIZED (
     SELECT w.endpoint_id, COALESCE(r.room, $7) AS room FROM walked AS w
     LEFT JOIN unnest($8::varchar[], $9::integer[]) AS r(endpoint_id, room)
         ON r.endpoint_id = w.endpoint_id
-    WHERE w.due_at <= $1 AND w.endpoint_id <> ALL($5::varchar[])
-        AND NOT EXISTS (
-            SELECT 1 FROM endpoint_pacing AS p
-            WHERE p.endpoint_id = w.endpoint_id AND p.not_before > $1
-        )
+    WHERE w.takes = 1
 ),
-{_TAKE}
-{_LOAD.format(walked_to=_WALKED_TO, walk_cut="(SELECT count(*) FROM walked) >= $6")}
+{_BY_ENDPOINT}, candidates AS (
+    SELECT ranked.id, ranked.next_attempt_at, ranked.turn FROM ranked CROSS JOIN plain
+    WHERE plain.taken AND NOT ranked.barred AND ranked.turn <= LEAST(ranked.room, plain.per)
+    UNION ALL
+    SELECT id, next_attempt_at, turn FROM by_endpoint
+),
+{_LEASE}
+{
+    _LOAD.format(
+        walked_to=_WALKED_TO,
+        walk_cut="(SELECT count(*) FROM walked) >= $6",
+        oldest_taken="(SELECT taken FROM plain)",
+    )
+}
 """  # noqa: S608
 
 # A listed claim (ClaimShares.listed): only the endpoints named in $5 with their rooms in $6,
@@ -146,14 +205,12 @@ WITH chosen AS MATERIALIZED (
             WHERE d.state = {PENDING} AND d.endpoint_id = r.endpoint_id
                 AND d.next_attempt_at <= $1
         )
-        AND NOT EXISTS (
-            SELECT 1 FROM endpoint_pacing AS p
-            WHERE p.endpoint_id = r.endpoint_id AND p.not_before > $1
-        )
+        AND NOT {_paced("r.endpoint_id")}
     ORDER BY r.n LIMIT $2
 ),
-{_TAKE}
-{_LOAD.format(walked_to="NULL", walk_cut="false")}
+{_BY_ENDPOINT}, candidates AS (SELECT id, next_attempt_at, turn FROM by_endpoint),
+{_LEASE}
+{_LOAD.format(walked_to="NULL", walk_cut="false", oldest_taken="false")}
 """  # noqa: S608
 
 # Record a batch of attempts in one statement: each delivery's next state (queue_sql.recorded),
@@ -191,6 +248,7 @@ class PostgresQueue(QueueBase):
     ) -> list[asyncpg.Record]:
         if shares.listed:
             return await self._claim_listed(now_us, lease_until_us, token, shares)
+        oldest_first = self.oldest_first.ask()
         async with self._db.postgres_write(single_statement=True) as driver:
             found: list[asyncpg.Record] = await driver.fetch(
                 CLAIM_AND_LOAD,
@@ -204,10 +262,14 @@ class PostgresQueue(QueueBase):
                 list(shares.rooms),
                 list(shares.rooms.values()),
                 self._cursor,
+                oldest_first,
+                now_us - OLDEST_FIRST_WITHIN_US,
             )
         if found:
             self._cursor = found[0]["walked_to"]
             self.walk_cut = bool(found[0]["walk_cut"])
+            if oldest_first:
+                self.oldest_first.answer(found[0]["oldest_taken"])
         return [row for row in found if row["id"] is not None]
 
     async def _claim_listed(

@@ -9,6 +9,7 @@ a delivery's cost when draining a backlog.
 
 from __future__ import annotations
 
+import collections
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from hookpost.core.outcomes import AttemptRecord
 from hookpost.store import queue_sql
 from hookpost.store.driver_sql import Insert, column_list
 from hookpost.store.queue import (
+    OLDEST_FIRST_WITHIN_US,
     QueueBase,
     attempt_row,
     endpoint_changes,
@@ -39,6 +41,13 @@ _NEXT_ENDPOINT_UP_TO = f"""
 SELECT endpoint_id, next_attempt_at FROM deliveries
 WHERE state = {PENDING} AND endpoint_id > ? AND endpoint_id <= ?
 ORDER BY endpoint_id, next_attempt_at LIMIT 1
+"""  # noqa: S608
+# The claim's first read (as in postgres.queue.CLAIM_AND_LOAD): the oldest due deliveries,
+# one range of ix_deliveries_due.
+_OLDEST_DUE = f"""
+SELECT id, endpoint_id, next_attempt_at FROM deliveries
+WHERE state = {PENDING} AND next_attempt_at <= ?
+ORDER BY next_attempt_at LIMIT ?
 """  # noqa: S608
 _PACED = "SELECT 1 FROM endpoint_pacing WHERE endpoint_id = ? AND not_before > ?"
 _HAS_DUE = f"""
@@ -76,6 +85,9 @@ _INSERT_ATTEMPT = Insert(attempts)
 _AFTER_RECORDING = queue_sql.after_recording("IN (SELECT value FROM json_each(:ids))", ":now")
 
 
+_Pick = tuple[int, int, str]  # (turn, due time, delivery id): taken in this order
+
+
 class SqliteQueue(QueueBase):
     """Claims and recordings on the sqlite3 writer connection; release and the next due
     time as QueueBase has them."""
@@ -86,20 +98,13 @@ class SqliteQueue(QueueBase):
         self, now_us: int, lease_until_us: int, token: str, shares: ClaimShares
     ) -> list[sqlite3.Row]:
         async with self._db.sqlite_write() as raw:
-            if shares.listed:
-                chosen = self._listed(raw, now_us, shares)
-            else:
-                chosen = self._walk(raw, now_us, shares)
-            if not chosen:
+            picks = None if shares.listed else self._oldest(raw, now_us, shares)
+            if picks is None:
+                picks = self._by_endpoint(raw, now_us, shares)
+            picks = sorted(picks)[: shares.size]
+            if not picks:
                 return []
-            per = shares.per_endpoint(len(chosen))
-            picks: list[tuple[int, int, str]] = []  # (turn, due time, delivery id)
-            for endpoint_id in chosen:
-                limit = min(shares.room_of(endpoint_id), per)
-                due = raw.execute(_DUE_OF_ENDPOINT, (endpoint_id, now_us, limit))
-                picks += ((turn, at, id_) for turn, (id_, at) in enumerate(due))
-            picks.sort()
-            order = {id_: n for n, (_, _, id_) in enumerate(picks[: shares.size])}
+            order = {id_: n for n, (_, _, id_) in enumerate(picks)}
             lease = {
                 "lease_until": lease_until_us,
                 "token": token,
@@ -115,6 +120,60 @@ class SqliteQueue(QueueBase):
             finally:
                 cursor.close()
         return sorted(loaded, key=lambda row: order[row["id"]])  # in the order taken
+
+    def _oldest(
+        self, raw: sqlite3.Connection, now_us: int, shares: ClaimShares
+    ) -> list[_Pick] | None:
+        """The oldest due deliveries when they are the claim (see ClaimShares): all that is
+        due, or one each of `size` endpoints with room and no pacing; None when the claim
+        must walk instead."""
+        if not self.oldest_first.ask():
+            return None
+        oldest = raw.execute(_OLDEST_DUE, (now_us, shares.size)).fetchall()
+        turns: collections.Counter[str] = collections.Counter()
+        barred: dict[str, bool] = {}
+        picks: list[_Pick] = []
+        for id_, endpoint_id, due_at in oldest:
+            turns[endpoint_id] += 1
+            if endpoint_id not in barred:
+                barred[endpoint_id] = shares.room_of(endpoint_id) <= 0 or (
+                    raw.execute(_PACED, (endpoint_id, now_us)).fetchone() is not None
+                )
+            picks.append((turns[endpoint_id], due_at, id_))
+        if len(oldest) < shares.size:  # all that is due, each endpoint within its share
+            per = shares.per_endpoint(sum(not b for b in barred.values()))
+            picks = [
+                pick
+                for pick, (_, endpoint_id, _) in zip(picks, oldest, strict=True)
+                if not barred[endpoint_id] and pick[0] <= min(shares.room_of(endpoint_id), per)
+            ]
+        elif (
+            any(barred.values())
+            or len(turns) < len(oldest)
+            or oldest[0][2] < now_us - OLDEST_FIRST_WITHIN_US
+        ):
+            self.oldest_first.answer(False)
+            return None
+        self.oldest_first.answer(True)
+        self.walk_cut = False
+        return picks
+
+    def _by_endpoint(
+        self, raw: sqlite3.Connection, now_us: int, shares: ClaimShares
+    ) -> list[_Pick]:
+        """The named (listed) or walked endpoints' earliest due deliveries, each within its
+        room and share."""
+        if shares.listed:
+            chosen = self._listed(raw, now_us, shares)
+        else:
+            chosen = self._walk(raw, now_us, shares)
+        per = shares.per_endpoint(len(chosen))
+        picks: list[_Pick] = []
+        for endpoint_id in chosen:
+            limit = min(shares.room_of(endpoint_id), per)
+            due = raw.execute(_DUE_OF_ENDPOINT, (endpoint_id, now_us, limit))
+            picks += ((turn, at, id_) for turn, (id_, at) in enumerate(due, start=1))
+        return picks
 
     @staticmethod
     def _listed(raw: sqlite3.Connection, now_us: int, shares: ClaimShares) -> list[str]:

@@ -79,6 +79,7 @@ SELECT stop.walked_to, stop.walk_cut, stop.oldest_taken, loaded.* FROM (
 ) AS loaded ON true
 ORDER BY loaded.claim_turn, loaded.claim_due, loaded.id
 """  # noqa: S608
+_WALK_CUT = "(SELECT count(*) FROM walked) >= $6"
 _WALKED_TO = "COALESCE((SELECT endpoint_id FROM walked ORDER BY step DESC LIMIT 1), $10)"
 
 
@@ -98,14 +99,45 @@ def _takes(walked: str) -> str:
         AND NOT {_paced(f"{walked}.endpoint_id")} THEN 1 ELSE 0 END"""
 
 
-# Claim and load in one statement (see ClaimShares). First the $2 oldest due deliveries
-# (one range of ix_deliveries_due; not when $11 is false), locked as they are read so that
-# another worker's claim at the same moment reads the next ones instead of the same ones
-# (which it could then not lock, and come back empty): when they are all there is, or
-# belong to $2 different endpoints none of which is at its limit ($5) or paced to a later
-# turn (store/pacing.py) and none due before $12, they are the claim (`plain`), at a
-# fraction of the walk's cost when endpoints hold one due delivery each (a fan-out).
-# Otherwise (one endpoint's backlog fills them, say) the claim walks: `walk` visits the
+# The oldest due deliveries as the claim (see ClaimShares), leased and loaded in one
+# statement when they are: the $2 oldest (one range of ix_deliveries_due), locked as they are
+# read so that another worker's claim at the same moment reads the next ones instead of the
+# same ones (which it could then not lock, and come back empty). They are the claim
+# (`plain`) when they are all there is (each endpoint then within its room and `per`), or
+# belong to $2 different endpoints none of which is at its limit ($5) or paced
+# (store/pacing.py) and none due before $9; otherwise nothing is leased and the caller
+# walks (CLAIM_AND_LOAD). Rooms: $6, or as $7/$8 name them. A statement of its own, not a
+# branch of the walk's: PostgreSQL planned a statement with both afresh at every claim (its
+# generic plan looks dearer), which doubled a drain's PostgreSQL CPU.
+CLAIM_OLDEST_AND_LOAD = f"""
+WITH oldest AS MATERIALIZED (
+    SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries AS d
+    WHERE d.state = {PENDING} AND d.next_attempt_at <= $1
+    ORDER BY d.next_attempt_at LIMIT $2
+    FOR UPDATE OF d SKIP LOCKED
+), ranked AS MATERIALIZED (
+    SELECT o.id, o.endpoint_id, o.next_attempt_at, COALESCE(r.room, $6) AS room,
+        row_number() OVER (PARTITION BY o.endpoint_id ORDER BY o.next_attempt_at, o.id)
+            AS turn,
+        o.endpoint_id = ANY($5::varchar[]) OR {_paced("o.endpoint_id")} AS barred
+    FROM oldest AS o
+    LEFT JOIN unnest($7::varchar[], $8::integer[]) AS r(endpoint_id, room)
+        ON r.endpoint_id = o.endpoint_id
+), plain AS MATERIALIZED (
+    SELECT count(*) < $2
+            OR bool_and(NOT barred AND turn = 1) AND min(next_attempt_at) >= $9 AS taken,
+        GREATEST(1, CEIL(2.0 * $2 / GREATEST(
+            count(DISTINCT endpoint_id) FILTER (WHERE NOT barred), 1)))::integer AS per
+    FROM ranked
+), candidates AS (
+    SELECT ranked.id, ranked.next_attempt_at, ranked.turn FROM ranked CROSS JOIN plain
+    WHERE plain.taken AND NOT ranked.barred AND ranked.turn <= LEAST(ranked.room, plain.per)
+),
+{_LEASE}
+{_LOAD.format(walked_to="NULL", walk_cut="false", oldest_taken="(SELECT taken FROM plain)")}
+"""  # noqa: S608
+
+# Claim and load in one statement by taking turns (see ClaimShares): `walk` visits the
 # endpoints with pending work in turn, one index seek each (ix_deliveries_endpoint_due),
 # from the endpoint the last claim stopped at ($10; past the last endpoint it wraps around
 # to the first, up to $10): at most $6 endpoints, until $2 of them have due work and room
@@ -113,30 +145,11 @@ def _takes(walked: str) -> str:
 # it; at most `per`) are taken round-robin, first of each, then second of each, $2 in all.
 # Rows another worker holds are skipped. The rows are leased and returned with their
 # message, endpoint and application uid, labelled as queue._claims reads them, and every
-# row carries `walked_to`, where the next claim's walk starts, and whether the oldest were
-# the claim (one row of NULLs when nothing was claimed), in the order taken. CTEs are
-# materialised so each LIMIT is evaluated once.
+# row carries `walked_to`, where the next claim's walk starts (one row of NULLs when
+# nothing was claimed), in the order taken. CTEs are materialised so each LIMIT is
+# evaluated once.
 CLAIM_AND_LOAD = f"""
-WITH RECURSIVE oldest AS MATERIALIZED (
-    SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries AS d
-    WHERE $11 AND d.state = {PENDING} AND d.next_attempt_at <= $1
-    ORDER BY d.next_attempt_at LIMIT $2
-    FOR UPDATE OF d SKIP LOCKED
-), ranked AS MATERIALIZED (
-    SELECT o.id, o.endpoint_id, o.next_attempt_at, COALESCE(r.room, $7) AS room,
-        row_number() OVER (PARTITION BY o.endpoint_id ORDER BY o.next_attempt_at, o.id)
-            AS turn,
-        o.endpoint_id = ANY($5::varchar[]) OR {_paced("o.endpoint_id")} AS barred
-    FROM oldest AS o
-    LEFT JOIN unnest($8::varchar[], $9::integer[]) AS r(endpoint_id, room)
-        ON r.endpoint_id = o.endpoint_id
-), plain AS MATERIALIZED (
-    SELECT $11 AND (count(*) < $2
-            OR bool_and(NOT barred AND turn = 1) AND min(next_attempt_at) >= $12) AS taken,
-        GREATEST(1, CEIL(2.0 * $2 / GREATEST(
-            count(DISTINCT endpoint_id) FILTER (WHERE NOT barred), 1)))::integer AS per
-    FROM ranked
-), walk(endpoint_id, wrapped, step, found, takes) AS (
+WITH RECURSIVE walk(endpoint_id, wrapped, step, found, takes) AS (
     SELECT first.endpoint_id, first.wrapped, 1, first.takes, first.takes
     FROM (
         SELECT *, {_takes("f")} AS takes FROM (
@@ -150,7 +163,6 @@ WITH RECURSIVE oldest AS MATERIALIZED (
             LIMIT 1
         ) AS f
     ) AS first
-    WHERE NOT (SELECT taken FROM plain)
     UNION ALL
     SELECT next.endpoint_id, next.wrapped, walk.step + 1, walk.found + next.takes, next.takes
     FROM walk CROSS JOIN LATERAL (
@@ -177,20 +189,9 @@ WITH RECURSIVE oldest AS MATERIALIZED (
         ON r.endpoint_id = w.endpoint_id
     WHERE w.takes = 1
 ),
-{_BY_ENDPOINT}, candidates AS (
-    SELECT ranked.id, ranked.next_attempt_at, ranked.turn FROM ranked CROSS JOIN plain
-    WHERE plain.taken AND NOT ranked.barred AND ranked.turn <= LEAST(ranked.room, plain.per)
-    UNION ALL
-    SELECT id, next_attempt_at, turn FROM by_endpoint
-),
+{_BY_ENDPOINT}, candidates AS (SELECT id, next_attempt_at, turn FROM by_endpoint),
 {_LEASE}
-{
-    _LOAD.format(
-        walked_to=_WALKED_TO,
-        walk_cut="(SELECT count(*) FROM walked) >= $6",
-        oldest_taken="(SELECT taken FROM plain)",
-    )
-}
+{_LOAD.format(walked_to=_WALKED_TO, walk_cut=_WALK_CUT, oldest_taken="false")}
 """  # noqa: S608
 
 # A listed claim (ClaimShares.listed): only the endpoints named in $5 with their rooms in $6,
@@ -248,29 +249,47 @@ class PostgresQueue(QueueBase):
     ) -> list[asyncpg.Record]:
         if shares.listed:
             return await self._claim_listed(now_us, lease_until_us, token, shares)
-        oldest_first = self.oldest_first.ask()
-        async with self._db.postgres_write(single_statement=True) as driver:
-            found: list[asyncpg.Record] = await driver.fetch(
-                CLAIM_AND_LOAD,
+        if self.oldest_first.ask():
+            found = await self._fetch(
+                CLAIM_OLDEST_AND_LOAD,
                 now_us,
                 shares.size,
                 lease_until_us,
                 token,
                 shares.excluded,
-                shares.window,
                 shares.room,
                 list(shares.rooms),
                 list(shares.rooms.values()),
-                self._cursor,
-                oldest_first,
                 now_us - OLDEST_FIRST_WITHIN_US,
             )
-        if found:
-            self._cursor = found[0]["walked_to"]
-            self.walk_cut = bool(found[0]["walk_cut"])
-            if oldest_first:
-                self.oldest_first.answer(found[0]["oldest_taken"])
+            taken = bool(found[0]["oldest_taken"])
+            self.oldest_first.answer(taken)
+            if taken:
+                self.walk_cut = False
+                return [row for row in found if row["id"] is not None]
+        found = await self._fetch(
+            CLAIM_AND_LOAD,
+            now_us,
+            shares.size,
+            lease_until_us,
+            token,
+            shares.excluded,
+            shares.window,
+            shares.room,
+            list(shares.rooms),
+            list(shares.rooms.values()),
+            self._cursor,
+        )
+        self._cursor = found[0]["walked_to"]
+        self.walk_cut = bool(found[0]["walk_cut"])
         return [row for row in found if row["id"] is not None]
+
+    async def _fetch(self, sql: str, *arguments: object) -> list[asyncpg.Record]:
+        """A claim statement, its own transaction. Its first row is always there: the
+        claim's `stop` row, NULLs where nothing was claimed."""
+        async with self._db.postgres_write(single_statement=True) as driver:
+            found: list[asyncpg.Record] = await driver.fetch(sql, *arguments)
+        return found
 
     async def _claim_listed(
         self, now_us: int, lease_until_us: int, token: str, shares: ClaimShares

@@ -42,8 +42,8 @@ SELECT endpoint_id, next_attempt_at FROM deliveries
 WHERE state = {PENDING} AND endpoint_id > ? AND endpoint_id <= ?
 ORDER BY endpoint_id, next_attempt_at LIMIT 1
 """  # noqa: S608
-# The claim's first read (as in postgres.queue.CLAIM_AND_LOAD): the oldest due deliveries,
-# one range of ix_deliveries_due.
+# The claim's first read (as postgres.queue.CLAIM_OLDEST_AND_LOAD's): the oldest due
+# deliveries, one range of ix_deliveries_due.
 _OLDEST_DUE = f"""
 SELECT id, endpoint_id, next_attempt_at FROM deliveries
 WHERE state = {PENDING} AND next_attempt_at <= ?
